@@ -1,0 +1,41 @@
+using BenchmarkDotNet.Attributes;
+using Lineage.Numerics;
+
+namespace Lineage.Benchmarks;
+
+/// <summary>Element decoding throughput: the inner loop of every weight signal.</summary>
+[MemoryDiagnoser]
+public class DecodeBenchmarks
+{
+    private const int Elements = 1 << 20;
+    private byte[] _f16 = [];
+    private byte[] _bf16 = [];
+    private byte[] _q8 = [];
+    private readonly float[] _out = new float[Elements];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var rng = new Random(1);
+        _f16 = new byte[Elements * 2];
+        _bf16 = new byte[Elements * 2];
+        for (int i = 0; i < Elements; i++)
+        {
+            float v = (float)(rng.NextDouble() * 2 - 1);
+            BitConverter.TryWriteBytes(_f16.AsSpan(i * 2), (Half)v);
+            BitConverter.TryWriteBytes(_bf16.AsSpan(i * 2), (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16));
+        }
+        _q8 = new byte[Elements / 32 * 34];
+        rng.NextBytes(_q8);
+        for (int b = 0; b < Elements / 32; b++) BitConverter.TryWriteBytes(_q8.AsSpan(b * 34), (Half)0.01f);
+    }
+
+    [Benchmark]
+    public void F16() => ElementDecoder.Decode(DType.F16, _f16, _out);
+
+    [Benchmark]
+    public void BF16() => ElementDecoder.Decode(DType.BF16, _bf16, _out);
+
+    [Benchmark]
+    public void Q8_0() => ElementDecoder.Decode(DType.Q8_0, _q8, _out);
+}

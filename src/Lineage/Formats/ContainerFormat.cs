@@ -1,0 +1,107 @@
+namespace Lineage.Formats;
+
+/// <summary>What a file is, decided from its bytes (extensions are only a tie-breaker for text formats).</summary>
+public enum ContainerFormat
+{
+    Unknown,
+    Empty,
+    Safetensors,
+    Gguf,
+    Zip,
+    Pickle,
+    Onnx,
+    Npy,
+    Llama2c,
+    Hdf5,
+    Tar,
+    Gzip,
+    Bzip2,
+    Xz,
+    SevenZip,
+    Zlib,
+    Json,
+    Protobuf,
+}
+
+/// <summary>Content-based format detection from the first bytes of a file.</summary>
+public static class FormatDetector
+{
+    /// <summary>How many leading bytes <see cref="Detect(ReadOnlySpan{byte}, long, string?)"/> looks at.</summary>
+    public const int HeadLength = 512;
+
+    public static ContainerFormat Detect(IO.IByteSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        int n = (int)Math.Min(HeadLength, source.Length);
+        Span<byte> head = stackalloc byte[n];
+        source.ReadExactly(0, head);
+        return Detect(head, source.Length, source.Name);
+    }
+
+    public static ContainerFormat Detect(ReadOnlySpan<byte> head, long length, string? fileName = null)
+    {
+        if (length == 0) return ContainerFormat.Empty;
+        if (head.StartsWith("GGUF"u8)) return ContainerFormat.Gguf;
+        if (head.StartsWith("PK\x03\x04"u8) || head.StartsWith("PK\x05\x06"u8)) return ContainerFormat.Zip;
+        if (head.StartsWith("\x93NUMPY"u8)) return ContainerFormat.Npy;
+        if (head.StartsWith("\x89HDF\r\n\x1a\n"u8)) return ContainerFormat.Hdf5;
+        if (head.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B])) return ContainerFormat.Gzip;
+        if (head.StartsWith("BZh"u8) && head.Length > 3 && head[3] is >= (byte)'1' and <= (byte)'9') return ContainerFormat.Bzip2;
+        if (head.StartsWith((ReadOnlySpan<byte>)[0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00])) return ContainerFormat.Xz;
+        if (head.StartsWith((ReadOnlySpan<byte>)[0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C])) return ContainerFormat.SevenZip;
+        if (head.Length >= 262 && head.Slice(257, 5).SequenceEqual("ustar"u8)) return ContainerFormat.Tar;
+        if (LooksLikeSafetensors(head, length)) return ContainerFormat.Safetensors;
+        if (head[0] == 0x80 && head.Length > 1 && head[1] <= 5) return ContainerFormat.Pickle;
+        if (Llama2c.Llama2cReader.LooksLike(head, length)) return ContainerFormat.Llama2c;
+        if (head.Length >= 2 && head[0] == 0x78 && (head[0] * 256 + head[1]) % 31 == 0) return ContainerFormat.Zlib;
+        var trimmed = TrimStart(head);
+        if (trimmed.Length > 0 && (trimmed[0] == (byte)'{' || trimmed[0] == (byte)'[')
+            && fileName is not null && fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            return ContainerFormat.Json;
+        if (LooksLikeOnnx(head)) return ContainerFormat.Onnx;
+        // Protocol 0/1 pickles start with an opcode such as '(' MARK, '}' EMPTY_DICT, ']' EMPTY_LIST, 'c' GLOBAL.
+        if (head[0] is (byte)'(' or (byte)'}' or (byte)']' or (byte)'c' or (byte)'I' or (byte)'S' or (byte)'V' && LooksLikeProtocol0Pickle(head))
+            return ContainerFormat.Pickle;
+        return ContainerFormat.Unknown;
+    }
+
+    private static ReadOnlySpan<byte> TrimStart(ReadOnlySpan<byte> s)
+    {
+        int i = 0;
+        if (s.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) i = 3;
+        while (i < s.Length && s[i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') i++;
+        return s[i..];
+    }
+
+    private static bool LooksLikeSafetensors(ReadOnlySpan<byte> head, long length)
+    {
+        if (head.Length < 10) return false;
+        ulong n = BitConverter.ToUInt64(head);
+        return n >= 2 && n <= (ulong)(length - 8) && head[8] == (byte)'{';
+    }
+
+    /// <summary>
+    /// An ONNX ModelProto begins with ir_version (field 1, varint, small) and then producer/graph fields;
+    /// requiring field 1 first with a plausible IR version, followed by a length-delimited field, keeps the
+    /// test specific without parsing the whole message.
+    /// </summary>
+    private static bool LooksLikeOnnx(ReadOnlySpan<byte> head)
+    {
+        if (head.Length < 4 || head[0] != 0x08) return false;
+        byte version = head[1];
+        if (version is 0 or > 20) return false;
+        byte next = head[2];
+        int field = next >> 3, wire = next & 7;
+        return wire == 2 && field is >= 2 and <= 20;
+    }
+
+    private static bool LooksLikeProtocol0Pickle(ReadOnlySpan<byte> head)
+    {
+        // A text pickle ends with STOP '.'; require printable content in the first bytes.
+        int printable = 0;
+        int n = Math.Min(head.Length, 64);
+        for (int i = 0; i < n; i++)
+            if (head[i] is >= 0x20 and < 0x7F or (byte)'\n') printable++;
+        return printable >= n * 9 / 10;
+    }
+}
