@@ -21,6 +21,9 @@ public static class Program
                         3 nothing scannable, 4 usage.
             """);
         root.Subcommands.Add(InspectCommand.Create(context));
+        root.Subcommands.Add(CompareCommand.Create(context));
+        root.Subcommands.Add(BenchCommand.Create(context));
+        root.Subcommands.Add(DevSignalsCommand.Create(context));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && !IsHelp(args))
