@@ -305,7 +305,8 @@ public static class ProvenanceComparer
             int nEff = sa.Values.Length;
             double zscore = Math.Atanh(Math.Clamp(best, -0.999999, 0.999999)) * Math.Sqrt(Math.Max(1, nEff - 3));
             if (Statistics.NormalUpperTail(zscore) < 1e-4) matched++;
-            if (best > 0.9999) identical++;
+            // Identical means equal values up to storage precision: perfectly correlated and the same scale.
+            if (best > 0.9999 && Math.Abs(Math.Log(Std(sa.Values) / Math.Max(1e-12, Std(sb.Values)))) < 0.01) identical++;
             if (useT && rt > 0.9) transposedWins++;
             if (best > 0.98)
             {

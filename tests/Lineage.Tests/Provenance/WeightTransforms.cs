@@ -1,0 +1,251 @@
+using System.Buffers.Binary;
+using Lineage.Formats;
+using Lineage.Formats.Safetensors;
+using Lineage.Models;
+
+namespace Lineage.Tests.Provenance;
+
+/// <summary>
+/// Function-preserving disguises of a Llama-layout model, written in test code: residual-stream
+/// permutation, head and MLP-neuron permutation, residual rotation with the RMSNorm gains folded into the
+/// neighbouring matrices, and per-layer rescaling. Each returns new fp32 tensors by name.
+/// </summary>
+internal sealed class WeightTransforms
+{
+    private readonly Dictionary<string, (long[] Shape, float[] Data)> _tensors;
+
+    public WeightTransforms(Model model)
+    {
+        _tensors = model.Tensors.ToDictionary(t => t.Name, t => (t.Shape, t.ReadAll()));
+        Hidden = (int)_tensors["model.embed_tokens.weight"].Shape[1];
+        Layers = _tensors.Keys.Count(k => k.EndsWith(".input_layernorm.weight", StringComparison.Ordinal));
+        HeadDim = model.Config?.HeadDim ?? Hidden / (model.Config?.NumHeads ?? 1);
+    }
+
+    public int Hidden { get; }
+
+    public int Layers { get; }
+
+    public int HeadDim { get; }
+
+    private static string L(int i, string rest) => $"model.layers.{i}.{rest}";
+
+    private float[] Get(string name) => _tensors[name].Data;
+
+    private (int Rows, int Cols) Shape(string name) => ((int)_tensors[name].Shape[0], (int)_tensors[name].Shape[^1]);
+
+    private void MapColumns(string name, Func<float[], int, int, float[]> f)
+    {
+        var (rows, cols) = Shape(name);
+        _tensors[name] = (_tensors[name].Shape, f(Get(name), rows, cols));
+    }
+
+    private IEnumerable<string> ReadersOfResidual(int i) =>
+        [L(i, "self_attn.q_proj.weight"), L(i, "self_attn.k_proj.weight"), L(i, "self_attn.v_proj.weight"), L(i, "mlp.gate_proj.weight"), L(i, "mlp.up_proj.weight")];
+
+    private IEnumerable<string> WritersOfResidual(int i) => [L(i, "self_attn.o_proj.weight"), L(i, "mlp.down_proj.weight")];
+
+    /// <summary>x ↦ x·P on the residual stream: permute the columns of every reader and of the embeddings, rows of writers, and the gains.</summary>
+    public WeightTransforms PermuteResidual(int seed)
+    {
+        var p = Permutation(Hidden, seed);
+        MapColumns("model.embed_tokens.weight", (w, r, c) => PermuteCols(w, r, c, p));
+        MapColumns("lm_head.weight", (w, r, c) => PermuteCols(w, r, c, p));
+        PermuteVector("model.norm.weight", p);
+        for (int i = 0; i < Layers; i++)
+        {
+            foreach (var n in ReadersOfResidual(i)) MapColumns(n, (w, r, c) => PermuteCols(w, r, c, p));
+            foreach (var n in WritersOfResidual(i)) MapColumns(n, (w, r, c) => PermuteRows(w, r, c, p));
+            PermuteVector(L(i, "input_layernorm.weight"), p);
+            PermuteVector(L(i, "post_attention_layernorm.weight"), p);
+        }
+        return this;
+    }
+
+    /// <summary>Permutes MLP neurons (gate/up rows, down columns) and key-value head groups with their query heads.</summary>
+    public WeightTransforms PermuteNeuronsAndHeads(int seed)
+    {
+        for (int i = 0; i < Layers; i++)
+        {
+            var (ff, _) = Shape(L(i, "mlp.up_proj.weight"));
+            var p = Permutation(ff, seed + i);
+            MapColumns(L(i, "mlp.gate_proj.weight"), (w, r, c) => PermuteRows(w, r, c, p));
+            MapColumns(L(i, "mlp.up_proj.weight"), (w, r, c) => PermuteRows(w, r, c, p));
+            MapColumns(L(i, "mlp.down_proj.weight"), (w, r, c) => PermuteCols(w, r, c, p));
+
+            var (qRows, _) = Shape(L(i, "self_attn.q_proj.weight"));
+            var (kvRows, _) = Shape(L(i, "self_attn.k_proj.weight"));
+            int heads = qRows / HeadDim, groups = kvRows / HeadDim, perGroup = heads / groups;
+            var g = Permutation(groups, seed + 100 + i);
+            var kvMap = new int[kvRows];
+            var qMap = new int[qRows];
+            for (int ng = 0; ng < groups; ng++)
+            {
+                for (int d = 0; d < HeadDim; d++) kvMap[ng * HeadDim + d] = g[ng] * HeadDim + d;
+                for (int h = 0; h < perGroup; h++)
+                    for (int d = 0; d < HeadDim; d++)
+                        qMap[(ng * perGroup + h) * HeadDim + d] = (g[ng] * perGroup + h) * HeadDim + d;
+            }
+            MapColumns(L(i, "self_attn.q_proj.weight"), (w, r, c) => PermuteRows(w, r, c, qMap));
+            MapColumns(L(i, "self_attn.k_proj.weight"), (w, r, c) => PermuteRows(w, r, c, kvMap));
+            MapColumns(L(i, "self_attn.v_proj.weight"), (w, r, c) => PermuteRows(w, r, c, kvMap));
+            MapColumns(L(i, "self_attn.o_proj.weight"), (w, r, c) => PermuteCols(w, r, c, qMap));
+        }
+        return this;
+    }
+
+    /// <summary>Folds every RMSNorm gain into the following matrices, then rotates the residual stream by a random orthogonal Q.</summary>
+    public WeightTransforms RotateWithFoldedGains(int seed)
+    {
+        var q = RandomOrthogonal(Hidden, seed);
+        for (int i = 0; i < Layers; i++)
+        {
+            var attn = Get(L(i, "input_layernorm.weight"));
+            var mlp = Get(L(i, "post_attention_layernorm.weight"));
+            foreach (var n in ReadersOfResidual(i))
+            {
+                var gain = n.Contains("mlp", StringComparison.Ordinal) ? mlp : attn;
+                MapColumns(n, (w, r, c) => RightMultiply(ScaleCols(w, r, c, gain), r, c, q));
+            }
+            foreach (var n in WritersOfResidual(i)) MapColumns(n, (w, r, c) => LeftMultiplyTransposed(q, w, r, c));
+            Array.Fill(attn, 1f);
+            Array.Fill(mlp, 1f);
+        }
+        var final = Get("model.norm.weight");
+        MapColumns("lm_head.weight", (w, r, c) => RightMultiply(ScaleCols(w, r, c, final), r, c, q));
+        Array.Fill(final, 1f);
+        MapColumns("model.embed_tokens.weight", (w, r, c) => RightMultiply(w, r, c, q));
+        return this;
+    }
+
+    /// <summary>q·c₁ with k/c₁, up·c₂ with down/c₂, v·c₃ with o/c₃ per layer: the attention scores and MLP output are unchanged.</summary>
+    public WeightTransforms RescalePerLayer(int seed)
+    {
+        var rng = new Random(seed);
+        for (int i = 0; i < Layers; i++)
+        {
+            float c1 = 0.5f + (float)rng.NextDouble() * 1.5f, c2 = 0.5f + (float)rng.NextDouble() * 1.5f, c3 = 0.5f + (float)rng.NextDouble() * 1.5f;
+            Scale(L(i, "self_attn.q_proj.weight"), c1);
+            Scale(L(i, "self_attn.k_proj.weight"), 1 / c1);
+            Scale(L(i, "mlp.up_proj.weight"), c2);
+            Scale(L(i, "mlp.down_proj.weight"), 1 / c2);
+            Scale(L(i, "self_attn.v_proj.weight"), c3);
+            Scale(L(i, "self_attn.o_proj.weight"), 1 / c3);
+        }
+        return this;
+    }
+
+    /// <summary>Writes the tensors (fp32 safetensors) and the source config into <paramref name="folder"/>.</summary>
+    public void Save(string folder, string configJson)
+    {
+        Directory.CreateDirectory(folder);
+        var entries = _tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv =>
+        {
+            var bytes = new byte[kv.Value.Data.Length * 4];
+            for (int i = 0; i < kv.Value.Data.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), kv.Value.Data[i]);
+            return (kv.Key, "F32", kv.Value.Shape, bytes);
+        });
+        File.WriteAllBytes(Path.Combine(folder, "model.safetensors"), SafetensorsReader.Write(entries));
+        File.WriteAllText(Path.Combine(folder, "config.json"), configJson);
+    }
+
+    private void Scale(string name, float c)
+    {
+        var w = Get(name);
+        for (int i = 0; i < w.Length; i++) w[i] *= c;
+    }
+
+    private void PermuteVector(string name, int[] p)
+    {
+        var v = Get(name);
+        var copy = (float[])v.Clone();
+        for (int i = 0; i < v.Length; i++) v[i] = copy[p[i]];
+    }
+
+    private static int[] Permutation(int n, int seed)
+    {
+        var p = Enumerable.Range(0, n).ToArray();
+        new Random(seed).Shuffle(p);
+        return p;
+    }
+
+    private static float[] PermuteCols(float[] w, int rows, int cols, int[] p)
+    {
+        var r = new float[w.Length];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) r[i * cols + j] = w[i * cols + p[j]];
+        return r;
+    }
+
+    private static float[] PermuteRows(float[] w, int rows, int cols, int[] p)
+    {
+        var r = new float[w.Length];
+        for (int i = 0; i < rows; i++) Array.Copy(w, p[i] * cols, r, i * cols, cols);
+        return r;
+    }
+
+    private static float[] ScaleCols(float[] w, int rows, int cols, float[] gain)
+    {
+        var r = (float[])w.Clone();
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) r[i * cols + j] *= gain[j];
+        return r;
+    }
+
+    /// <summary>W·Q for W rows×d, Q d×d.</summary>
+    private static float[] RightMultiply(float[] w, int rows, int cols, double[] q)
+    {
+        var r = new float[w.Length];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
+            {
+                double s = 0;
+                for (int k = 0; k < cols; k++) s += w[i * cols + k] * q[k * cols + j];
+                r[i * cols + j] = (float)s;
+            }
+        return r;
+    }
+
+    /// <summary>Qᵀ·W for W d×cols.</summary>
+    private static float[] LeftMultiplyTransposed(double[] q, float[] w, int rows, int cols)
+    {
+        var r = new float[w.Length];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
+            {
+                double s = 0;
+                for (int k = 0; k < rows; k++) s += q[k * rows + i] * w[k * cols + j];
+                r[i * cols + j] = (float)s;
+            }
+        return r;
+    }
+
+    /// <summary>Gram–Schmidt on a Gaussian matrix: a Haar-random orthogonal matrix.</summary>
+    internal static double[] RandomOrthogonal(int n, int seed)
+    {
+        var rng = new Random(seed);
+        var m = new double[n * n];
+        for (int i = 0; i < m.Length; i++)
+            m[i] = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+        for (int c = 0; c < n; c++)
+        {
+            for (int p = 0; p < c; p++)
+            {
+                double dot = 0;
+                for (int r = 0; r < n; r++) dot += m[r * n + c] * m[r * n + p];
+                for (int r = 0; r < n; r++) m[r * n + c] -= dot * m[r * n + p];
+            }
+            double norm = 0;
+            for (int r = 0; r < n; r++) norm += m[r * n + c] * m[r * n + c];
+            norm = Math.Sqrt(norm);
+            for (int r = 0; r < n; r++) m[r * n + c] /= norm;
+        }
+        return m;
+    }
+
+    public static WeightTransforms Load(string folder)
+    {
+        using var model = ModelLoader.Open(folder);
+        return new WeightTransforms(model);
+    }
+}
