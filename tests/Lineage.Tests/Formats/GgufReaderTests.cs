@@ -129,6 +129,7 @@ public class GgufReaderTests
             .UInt32("tokenizer.ggml.eos_token_id", 3).UInt32("tokenizer.ggml.padding_token_id", 3)
             .UInt32("tokenizer.ggml.seperator_token_id", 0).UInt32("tokenizer.ggml.bos_token_id", 99)
             .String("tokenizer.chat_template", "{{ messages }}")
+            .F32("token_embd.weight", [4], [0, 0, 0, 0])
             .F32("output.weight", [4], [0, 0, 0, 0])
             .Build();
         var part = ReadPart(bytes, "/models/x.gguf");
@@ -270,6 +271,13 @@ public class GgufReaderTests
 
         var array = new GgufBuilder().Raw("arr", 9, [.. GgufBuilder.Le(4u), .. GgufBuilder.Le(ulong.MaxValue / 2)]).Build();
         Refused(array, "cannot fit");
+        // Within a (pretend) large file, a numeric array beyond the per-array cap is still refused.
+        var big = new GgufBuilder().Raw("arr", 9, [.. GgufBuilder.Le(0u), .. GgufBuilder.Le((ulong)GgufReader.MaxArrayBytes + 1)]).Build();
+        using (var huge = new PaddedSource("big.gguf", big, GgufReader.MaxArrayBytes * 2))
+        {
+            var e = Assert.Throws<LineageException>(() => GgufReader.ReadHeader(huge));
+            Assert.Contains("exceeds the limit", e.Message, StringComparison.Ordinal);
+        }
         var strings = new GgufBuilder().Raw("arr", 9, [.. GgufBuilder.Le(8u), .. GgufBuilder.Le(1_000_000UL), .. new byte[100]]).Build();
         Refused(strings, "cannot fit");
     }
@@ -369,5 +377,27 @@ public class GgufReaderTests
         var json = new JsonObject();
         foreach (var (k, v) in part.Metadata) json[k] = v?.DeepClone();
         Assert.Contains("Infinity", json.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>A source that claims to be large: the given bytes, then zeros (nothing is allocated for the zeros).</summary>
+    private sealed class PaddedSource(string name, byte[] head, long length) : IByteSource
+    {
+        public string Name => name;
+
+        public long Length => length;
+
+        public long BytesRead => 0;
+
+        public void ReadExactly(long offset, Span<byte> destination)
+        {
+            if (offset < 0 || offset + destination.Length > length) throw new LineageException("past the end", name, offset);
+            destination.Clear();
+            if (offset < head.Length)
+                head.AsSpan((int)offset, (int)Math.Min(head.Length - offset, destination.Length)).CopyTo(destination);
+        }
+
+        public void Dispose()
+        {
+        }
     }
 }

@@ -20,7 +20,7 @@ internal static class GgufModelMapping
         var raw = new JsonObject();
         foreach (var kv in file.Metadata)
             raw[kv.Key] = kv.Value.ToJson();
-        bool hasTensors = file.Tensors.Count > 0;
+        bool hasEmbedding = file.Tensors.Any(t => t.Name == "token_embd.weight");
         return new ModelConfig
         {
             ModelType = arch,
@@ -36,7 +36,7 @@ internal static class GgufModelMapping
             RopeTheta = Double(file, p + "rope.freq_base"),
             NormEpsilon = Double(file, p + "attention.layer_norm_rms_epsilon") ?? Double(file, p + "attention.layer_norm_epsilon"),
             // llama.cpp omits output.weight when the output projection reuses token_embd.weight.
-            TieWordEmbeddings = hasTensors ? !file.Tensors.Any(t => t.Name == "output.weight") : null,
+            TieWordEmbeddings = hasEmbedding ? !file.Tensors.Any(t => t.Name == "output.weight") : null,
             NumExperts = Int(file, p + "expert_count"),
             NumExpertsPerToken = Int(file, p + "expert_used_count"),
             Source = "gguf",

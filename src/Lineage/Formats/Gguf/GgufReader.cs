@@ -34,6 +34,9 @@ public static class GgufReader
 
     public const long MaxKeyValues = 1 << 20;
 
+    /// <summary>Largest numeric metadata array (token scores of a 256k vocabulary take 1 MiB).</summary>
+    public const long MaxArrayBytes = 256L << 20;
+
     /// <summary>Strings and nested arrays inside metadata arrays, summed over the file (vocabularies have ~10^5–10^6).</summary>
     public const long MaxArrayObjects = 1L << 25;
 
@@ -302,8 +305,8 @@ public static class GgufReader
             int minBytes = MinEncodedBytes(elementType);
             if (count > (ulong)(cursor.Remaining / minBytes))
                 throw cursor.Error($"metadata '{key}': {count} {GgufValue.TypeName(elementType)} elements cannot fit in the {cursor.Remaining} bytes that remain", countAt);
-            if (count > (ulong)Array.MaxLength)
-                throw cursor.Error($"metadata '{key}': array of {count} elements is too long", countAt);
+            if (count > (ulong)Array.MaxLength || (elementType is not (GgufValueType.String or GgufValueType.Array) && count * (ulong)minBytes > MaxArrayBytes))
+                throw cursor.Error($"metadata '{key}': array of {count} {GgufValue.TypeName(elementType)} elements exceeds the limit of {MaxArrayBytes} bytes", countAt);
             int n = (int)count;
             object items = elementType switch
             {
