@@ -11,6 +11,8 @@ public class DecodeBenchmarks
     private byte[] _f16 = [];
     private byte[] _bf16 = [];
     private byte[] _q8 = [];
+    private byte[] _q4k = [];
+    private byte[] _q6k = [];
     private readonly float[] _out = new float[Elements];
 
     [GlobalSetup]
@@ -28,6 +30,17 @@ public class DecodeBenchmarks
         _q8 = new byte[Elements / 32 * 34];
         rng.NextBytes(_q8);
         for (int b = 0; b < Elements / 32; b++) BitConverter.TryWriteBytes(_q8.AsSpan(b * 34), (Half)0.01f);
+        // K-quant super-blocks of random bits with sane fp16 scales (d, dmin first in Q4_K; d last in Q6_K).
+        _q4k = new byte[Elements / 256 * 144];
+        rng.NextBytes(_q4k);
+        for (int b = 0; b < Elements / 256; b++)
+        {
+            BitConverter.TryWriteBytes(_q4k.AsSpan(b * 144), (Half)0.01f);
+            BitConverter.TryWriteBytes(_q4k.AsSpan(b * 144 + 2), (Half)0.001f);
+        }
+        _q6k = new byte[Elements / 256 * 210];
+        rng.NextBytes(_q6k);
+        for (int b = 0; b < Elements / 256; b++) BitConverter.TryWriteBytes(_q6k.AsSpan(b * 210 + 208), (Half)0.01f);
     }
 
     [Benchmark]
@@ -38,4 +51,10 @@ public class DecodeBenchmarks
 
     [Benchmark]
     public void Q8_0() => ElementDecoder.Decode(DType.Q8_0, _q8, _out);
+
+    [Benchmark]
+    public void Q4_K() => ElementDecoder.Decode(DType.Q4_K, _q4k, _out);
+
+    [Benchmark]
+    public void Q6_K() => ElementDecoder.Decode(DType.Q6_K, _q6k, _out);
 }

@@ -145,6 +145,7 @@ public static class ModelLoader
         {
             ContainerFormat.Safetensors => SafetensorsReader.Read(source),
             ContainerFormat.Llama2c => Llama2cReader.Read(source),
+            ContainerFormat.Gguf => Gguf.GgufReader.Read(source),
             ContainerFormat.Empty => throw new LineageException("empty file", source.Name, 0),
             ContainerFormat.Unknown => throw new LineageException("unrecognised model format", source.Name, 0),
             _ => throw new LineageException($"{format} weights cannot be read yet", source.Name, 0),

@@ -92,14 +92,14 @@ public static class DTypes
         [DType.IQ2_XS] = new("IQ2_XS", 256, 74, true, false),
         [DType.IQ3_XXS] = new("IQ3_XXS", 256, 98, true, false),
         [DType.IQ1_S] = new("IQ1_S", 256, 50, true, false),
-        [DType.IQ4_NL] = new("IQ4_NL", 32, 18, true, false),
+        [DType.IQ4_NL] = new("IQ4_NL", 32, 18, true, true),
         [DType.IQ3_S] = new("IQ3_S", 256, 110, true, false),
         [DType.IQ2_S] = new("IQ2_S", 256, 82, true, false),
-        [DType.IQ4_XS] = new("IQ4_XS", 256, 136, true, false),
+        [DType.IQ4_XS] = new("IQ4_XS", 256, 136, true, true),
         [DType.IQ1_M] = new("IQ1_M", 256, 56, true, false),
-        [DType.TQ1_0] = new("TQ1_0", 256, 54, true, false),
-        [DType.TQ2_0] = new("TQ2_0", 256, 66, true, false),
-        [DType.MXFP4] = new("MXFP4", 32, 17, true, false),
+        [DType.TQ1_0] = new("TQ1_0", 256, 54, true, true),
+        [DType.TQ2_0] = new("TQ2_0", 256, 66, true, true),
+        [DType.MXFP4] = new("MXFP4", 32, 17, true, true),
     };
 
     public static DTypeInfo Info(this DType type) =>
