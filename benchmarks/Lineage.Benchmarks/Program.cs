@@ -3,10 +3,16 @@ using BenchmarkDotNet.Running;
 namespace Lineage.Benchmarks;
 
 /// <summary>
-/// BenchmarkDotNet entry point. Run all: <c>dotnet run -c Release --project benchmarks/Lineage.Benchmarks -- --filter '*'</c>.
-/// The protocol for each suite is in docs/benchmarks.md.
+/// Micro-benchmarks (BenchmarkDotNet): <c>dotnet run -c Release --project benchmarks/Lineage.Benchmarks -- --filter '*'</c>.
+/// Scale protocol: <c>dotnet run -c Release --project benchmarks/Lineage.Benchmarks -- scale --layout llama-8b [--sparse] [--dir D] [--keep]</c>.
+/// Both are described in docs/benchmarks.md.
 /// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "scale") return Scale.ScaleBench.Run(args[1..]);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

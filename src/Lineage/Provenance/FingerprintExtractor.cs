@@ -21,7 +21,7 @@ public sealed record FingerprintOptions
     public long TransposeCheckLimit { get; init; } = 1 << 22;
 
     /// <summary>Rows sampled per matrix (all rows when the matrix has fewer).</summary>
-    public int RowsPerMatrix { get; init; } = 256;
+    public int RowsPerMatrix { get; init; } = 192;
 
     public int VocabularySketchSize { get; init; } = 1024;
 }

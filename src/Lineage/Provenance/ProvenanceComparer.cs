@@ -22,6 +22,12 @@ public sealed record CompareOptions
     /// </summary>
     public double MinimumSharedCosine { get; init; } = 0.7071;
 
+    /// <summary>In deep models, how many layers either side of A's relative depth are searched in B.</summary>
+    public int LayerWindow { get; init; } = 3;
+
+    /// <summary>Rows of each A group compared (evenly spaced); B's groups are always searched whole.</summary>
+    public int MaxRowsPerGroup { get; init; } = 96;
+
     /// <summary>Fewest comparable rows (or tensors) for an "unrelated" verdict; below it the answer is inconclusive.</summary>
     public int MinimumRows { get; init; } = 48;
 }
@@ -197,24 +203,33 @@ public static class ProvenanceComparer
             // A row is matched when, in some group of the other model, its best |cosine| stands out from the
             // second best by more than chance allows: for the top two of m null values, a_m·(x₁−x₂)/σ is
             // ≈ Exp(1) with a_m = √(2 ln m), so across G groups the bar ln(G/α) is cleared with probability ≈ α.
-            double bar = Math.Log(yb.Count / options.RowAlpha);
             int roleRows = 0, roleMatched = 0;
+            int lastA = xa.Max(g => g.Group.Layer), lastB = yb.Max(g => g.Group.Layer);
+            var bars = new double[xa.Count];
             var results = new (double Z, int Group, int Index, double Cos)[xa.Count][];
             Parallel.For(0, xa.Count, xi =>
             {
                 var x = xa[xi];
+                // Deep models: search B's layers near A's relative depth (pruning and insertion shift layers by a few).
+                var candidates = Enumerable.Range(0, yb.Count).Where(yi => lastA < 8 || lastB < 8
+                    || Math.Abs(yb[yi].Group.Layer - (double)x.Group.Layer * lastB / Math.Max(1, lastA)) <= options.LayerWindow).ToList();
+                // The bar is set by the number of groups searched, fixed before looking at the data.
+                bars[xi] = Math.Log(Math.Max(1, candidates.Count) / options.RowAlpha);
+                double bar = bars[xi];
+                int[] rowsUsed = x.Count <= options.MaxRowsPerGroup ? Enumerable.Range(0, x.Count).ToArray()
+                    : Enumerable.Range(0, options.MaxRowsPerGroup).Select(i => (int)((long)i * x.Count / options.MaxRowsPerGroup)).ToArray();
                 var best = new (double Z, int Group, int Index, double Cos)[x.Count];
                 for (int r = 0; r < x.Count; r++) best[r] = (double.NegativeInfinity, -1, -1, 0);
                 var cos = new double[yb.Max(y => y.Count)];
                 var scratch = new double[cos.Length];
                 int li = layersA.IndexOf(LayerLabel(x.Group));
-                for (int yi = 0; yi < yb.Count; yi++)
+                foreach (int yi in candidates)
                 {
                     var y = yb[yi];
                     int lj = layersB.IndexOf(LayerLabel(y.Group));
                     double am = Math.Sqrt(2 * Math.Log(Math.Max(2, y.Count)));
                     int local = 0;
-                    for (int r = 0; r < x.Count; r++)
+                    foreach (int r in rowsUsed)
                     {
                         var row = x.Row(r);
                         double first = -1, second = -1;
@@ -234,7 +249,7 @@ public static class ProvenanceComparer
                         if (z > best[r].Z) best[r] = (z, yi, firstIndex, first);
                     }
                     if (li >= 0 && lj >= 0)
-                        lock (sim) sim[li][lj] = Math.Max(sim[li][lj], (double)local / x.Count);
+                        lock (sim) sim[li][lj] = Math.Max(sim[li][lj], (double)local / rowsUsed.Length);
                 }
                 results[xi] = best;
             });
@@ -244,8 +259,9 @@ public static class ProvenanceComparer
                 for (int r = 0; r < results[xi].Length; r++)
                 {
                     var (z, group, index, bestCos) = results[xi][r];
+                    if (group < 0) continue;
                     roleRows++;
-                    if (z <= bar) continue;
+                    if (z <= bars[xi]) continue;
                     roleMatched++;
                     matchedCos.Add(bestCos);
                     var y = yb[group];
