@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Lineage.Formats.HuggingFace;
 using Lineage.Formats.Llama2c;
+using Lineage.Formats.Onnx;
 using Lineage.Formats.Safetensors;
 using Lineage.IO;
 using Lineage.Models;
@@ -98,8 +99,10 @@ public static class ModelLoader
                 var source = MappedFile.Open(file);
                 owned.Add(source);
                 var part = ReadPart(source, dir, owned);
+                owned.AddRange(part.Owned);
                 format ??= part.Format;
                 files.Add(new ModelFile(file, source.Length, "weights", part.Format));
+                foreach (var data in part.Owned.OfType<IByteSource>()) files.Add(new ModelFile(data.Name, data.Length, "weights-data", part.Format));
                 foreach (var t in part.Tensors)
                 {
                     if (!names.Add(t.Name))
@@ -145,6 +148,7 @@ public static class ModelLoader
         {
             ContainerFormat.Safetensors => SafetensorsReader.Read(source),
             ContainerFormat.Llama2c => Llama2cReader.Read(source),
+            ContainerFormat.Onnx => OnnxReader.Read(source, dir),
             ContainerFormat.Empty => throw new LineageException("empty file", source.Name, 0),
             ContainerFormat.Unknown => throw new LineageException("unrecognised model format", source.Name, 0),
             _ => throw new LineageException($"{format} weights cannot be read yet", source.Name, 0),
