@@ -5,6 +5,7 @@ using Lineage.Formats.Onnx;
 using Lineage.Formats.Safetensors;
 using Lineage.IO;
 using Lineage.Models;
+using Lineage.Tokenizers;
 
 namespace Lineage.Formats;
 
@@ -27,9 +28,20 @@ public static class ModelLoader
         if (File.Exists(path))
         {
             if (path.EndsWith(".index.json", StringComparison.OrdinalIgnoreCase)) return OpenIndex(path);
+            if (OpenTokenizerFile(path) is { } tokenizerOnly) return tokenizerOnly;
             return OpenFiles(path, [path], Path.GetDirectoryName(Path.GetFullPath(path))!, withSidecars: false);
         }
         throw new LineageException("no such file or folder", path);
+    }
+
+    /// <summary>A single tokenizer file (SentencePiece, tokenizer.json, tiktoken, vocab.txt) as a model without tensors.</summary>
+    private static Model? OpenTokenizerFile(string path)
+    {
+        var diagnostics = new List<Diagnostic>();
+        var tokenizer = TokenizerFiles.TryLoadFile(path, diagnostics, out string format);
+        if (tokenizer is null) return null;
+        return new Model(path, "tokenizer-only", [], [new ModelFile(path, new FileInfo(path).Length, "tokenizer", format)],
+            new Dictionary<string, JsonNode?>(StringComparer.Ordinal), null, tokenizer, diagnostics, []);
     }
 
     private static Model OpenFolder(string dir)
