@@ -380,28 +380,28 @@ internal static class IndependentOnnxWalk
     public static List<(string Name, long[] Dims, int DataType)> Initializers(byte[] model)
     {
         var result = new List<(string, long[], int)>();
-        foreach (var (field, _, payload) in Fields(model))
+        foreach (var (field, _, payload) in IndependentProto.Fields(model))
             if (field == 7) Graph(payload, result);
         return result;
     }
 
     private static void Graph(ReadOnlyMemory<byte> graph, List<(string, long[], int)> result)
     {
-        foreach (var (field, _, payload) in Fields(graph))
+        foreach (var (field, _, payload) in IndependentProto.Fields(graph))
         {
             if (field == 5)
             {
                 string name = "";
                 var dims = new List<long>();
                 int dt = 0;
-                foreach (var (f, value, p) in Fields(payload))
+                foreach (var (f, value, p) in IndependentProto.Fields(payload))
                 {
                     if (f == 8) name = Encoding.UTF8.GetString(p.Span);
                     if (f == 2) dt = (int)value;
                     if (f == 1 && p.Length > 0)
                     {
                         int i = 0;
-                        while (i < p.Length) dims.Add((long)Varint(p.Span, ref i));
+                        while (i < p.Length) dims.Add((long)IndependentProto.Varint(p.Span, ref i));
                     }
                     else if (f == 1) dims.Add((long)value);
                 }
@@ -409,44 +409,11 @@ internal static class IndependentOnnxWalk
             }
             else if (field == 1)
             {
-                foreach (var (f, _, attr) in Fields(payload))
+                foreach (var (f, _, attr) in IndependentProto.Fields(payload))
                     if (f == 5)
-                        foreach (var (af, _, ap) in Fields(attr))
+                        foreach (var (af, _, ap) in IndependentProto.Fields(attr))
                             if (af == 6) Graph(ap, result);
             }
         }
-    }
-
-    private static ulong Varint(ReadOnlySpan<byte> b, ref int i)
-    {
-        ulong r = 0;
-        for (int s = 0; ; s += 7)
-        {
-            byte c = b[i++];
-            r |= (ulong)(c & 0x7F) << s;
-            if (c < 0x80) return r;
-        }
-    }
-
-    private static List<(int Field, ulong Value, ReadOnlyMemory<byte> Payload)> Fields(ReadOnlyMemory<byte> m)
-    {
-        var list = new List<(int, ulong, ReadOnlyMemory<byte>)>();
-        var b = m.Span;
-        int i = 0;
-        while (i < b.Length)
-        {
-            ulong tag = Varint(b, ref i);
-            int wire = (int)(tag & 7);
-            if (wire == 0) list.Add(((int)(tag >> 3), Varint(b, ref i), ReadOnlyMemory<byte>.Empty));
-            else if (wire == 5) { list.Add(((int)(tag >> 3), 0, m.Slice(i, 4))); i += 4; }
-            else if (wire == 1) { list.Add(((int)(tag >> 3), 0, m.Slice(i, 8))); i += 8; }
-            else
-            {
-                int n = (int)Varint(b, ref i);
-                list.Add(((int)(tag >> 3), 0, m.Slice(i, n)));
-                i += n;
-            }
-        }
-        return list;
     }
 }
