@@ -89,7 +89,7 @@ internal static class HfTokenizerJson
                 if (entry.ValueKind != JsonValueKind.Array || entry.GetArrayLength() < 1 || entry[0].ValueKind != JsonValueKind.String)
                     throw new LineageException($"model.vocab[{i}] is not a [piece, score] pair", file);
                 builder.Add(i, entry[0].GetString()!);
-                scores.Add(entry.GetArrayLength() > 1 && entry[1].ValueKind == JsonValueKind.Number ? (float)entry[1].GetDouble() : 0f);
+                scores.Add(entry.GetArrayLength() > 1 && entry[1].ValueKind == JsonValueKind.Number && entry[1].TryGetDouble(out double score) ? (float)score : 0f);
                 i++;
             }
         }
@@ -238,17 +238,7 @@ internal static class HfTokenizerJson
                     throw new LineageException($"added_tokens_decoder key '{p.Name}' is not a token id", file);
                 entries.Add((id, TokenContent(p.Value) ?? throw new LineageException($"added_tokens_decoder[{id}] has no content", file)));
             }
-            // Added tokens extend the vocabulary contiguously; ids far past its end belong to another vocabulary
-            // (a config copied from a larger model) and are reported instead of padding the table with holes.
-            var skipped = new List<int>();
-            foreach (var (id, content) in entries.OrderBy(e => e.Id))
-            {
-                if (id >= draft.Tokens.Count + MaxAddedTokenGap) skipped.Add(id);
-                else draft.SetToken(id, content, file, diagnostics);
-            }
-            if (skipped.Count > 0)
-                diagnostics.Add(new Diagnostic(DiagnosticLevel.Warning, "tokenizer.added-token-out-of-range",
-                    $"{skipped.Count} added tokens (ids {skipped[0]}..{skipped[^1]}) lie far past the {draft.Tokens.Count}-token vocabulary and were ignored", file));
+            AddTokens(draft, entries, file, diagnostics);
         }
         if (config.TryGetProperty("additional_special_tokens", out var extra) && extra.ValueKind == JsonValueKind.Array)
             foreach (var e in extra.EnumerateArray())
@@ -261,6 +251,31 @@ internal static class HfTokenizerJson
         }
         if (config.TryGetProperty("chat_template", out var template))
             ApplyChatTemplate(draft, template, file);
+    }
+
+    /// <summary>added_tokens.json: {"token": id}.</summary>
+    public static void ApplyAddedTokens(TokenizerDraft draft, JsonElement map, string file, List<Diagnostic> diagnostics)
+    {
+        var entries = new List<(int Id, string Content)>();
+        foreach (var p in map.EnumerateObject()) entries.Add((Int(p.Value, file, $"'{p.Name}'"), p.Name));
+        AddTokens(draft, entries, file, diagnostics);
+    }
+
+    /// <summary>
+    /// Added tokens extend the vocabulary contiguously; ids far past its end belong to another vocabulary (a config
+    /// copied from a larger model) and are reported instead of padding the table with holes.
+    /// </summary>
+    private static void AddTokens(TokenizerDraft draft, List<(int Id, string Content)> entries, string file, List<Diagnostic> diagnostics)
+    {
+        var skipped = new List<int>();
+        foreach (var (id, content) in entries.OrderBy(e => e.Id))
+        {
+            if (id >= draft.Tokens.Count + MaxAddedTokenGap) skipped.Add(id);
+            else draft.SetToken(id, content, file, diagnostics);
+        }
+        if (skipped.Count > 0)
+            diagnostics.Add(new Diagnostic(DiagnosticLevel.Warning, "tokenizer.added-token-out-of-range",
+                $"{skipped.Count} added tokens (ids {skipped[0]}..{skipped[^1]}) lie far past the {draft.Tokens.Count}-token vocabulary and were ignored", file));
     }
 
     public static void ApplyChatTemplate(TokenizerDraft draft, JsonElement template, string file)

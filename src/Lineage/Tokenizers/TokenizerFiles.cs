@@ -32,6 +32,17 @@ internal static partial class TokenizerFiles
         var draft = LoadVocabulary(dir, used, diagnostics);
         if (draft is null) return null;
 
+        string addedTokens = Path.Combine(dir, "added_tokens.json");
+        if (File.Exists(addedTokens))
+        {
+            // Older Hugging Face layout: {"token": id} for tokens appended to vocab.txt / vocab.json / a SentencePiece model.
+            using var doc = HfTokenizerJson.Parse(TextVocabularies.ReadFile(addedTokens), addedTokens);
+            if (doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object)
+            {
+                HfTokenizerJson.ApplyAddedTokens(draft, doc.RootElement, addedTokens, diagnostics);
+                used.Add((addedTokens, "added-tokens"));
+            }
+        }
         foreach (string name in new[] { "special_tokens_map.json", "tokenizer_config.json" })
         {
             string path = Path.Combine(dir, name);

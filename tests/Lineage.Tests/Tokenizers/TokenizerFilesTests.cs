@@ -222,6 +222,19 @@ public class TokenizerFilesTests
         Assert.Equal("BPE", t.Family); // inferred from the merges when model.type is absent
     }
 
+    [Fact]
+    public void Added_tokens_json_extends_a_vocab_txt_and_far_ids_are_ignored()
+    {
+        using var dir = new TempDir();
+        dir.Write("vocab.txt", "[PAD]\n[UNK]\nhello\n##lo\n");
+        dir.Write("added_tokens.json", """{"[NEW]": 4, "<far>": 900000}""");
+        var diagnostics = new List<Diagnostic>();
+        var t = TokenizerFiles.LoadFromFolder(dir.Path, [], diagnostics)!;
+        Assert.Equal(5, t.VocabSize);
+        Assert.Equal("[NEW]", t.Tokens[4]);
+        Assert.Contains(diagnostics, d => d.Code == "tokenizer.added-token-out-of-range");
+    }
+
     [Theory]
     [InlineData("""{"model":{"type":"BPE","vocab":{"a":10000000}}}""", "ids reach")]
     [InlineData("""{"model":{"type":"BPE","vocab":{"a":-1}}}""", "outside")]

@@ -49,6 +49,9 @@ public static class OnnxReader
             {
                 if (info.DType == DType.Unknown)
                 {
+                    // Not exposed, but a reference that leaves the folder is refused all the same (fail closed).
+                    if (info.Storage == OnnxStorage.External && info.External?.Location is { } externalLocation)
+                        ExternalDataPath.Resolve(modelDirectory, externalLocation, source.Name, info.External.Offset);
                     part.Diagnostics.Add(new Diagnostic(DiagnosticLevel.Info, "onnx.unsupported-dtype",
                         $"tensor '{info.Name}' of type {info.DataTypeName} is not exposed", source.Name, info.Offset));
                     continue;
