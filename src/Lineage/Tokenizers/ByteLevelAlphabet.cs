@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Lineage.Tokenizers;
 
 /// <summary>
@@ -60,6 +58,4 @@ public static class ByteLevelAlphabet
         }
         return [.. bytes];
     }
-
-    internal static string Utf8Text(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
 }

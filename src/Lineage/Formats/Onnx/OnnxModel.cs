@@ -51,7 +51,8 @@ public sealed record OnnxTensorInfo(string Name, int DataType, DType DType, long
 /// What an ONNX ModelProto declares, without interpretation: opsets, producer, metadata, every node (also in
 /// subgraphs and functions), every tensor with its storage, and every external data reference as written. The
 /// security scanner reads custom domains and external paths from here; the model loader turns the tensors into
-/// <see cref="Models.Tensor"/>s.
+/// <see cref="Models.Tensor"/>s. <see cref="GraphDepth"/> is the deepest nesting of graphs in node attributes
+/// (0 when the main graph holds no subgraph).
 /// </summary>
 public sealed record OnnxModel(
     string File,
@@ -68,7 +69,7 @@ public sealed record OnnxModel(
     IReadOnlyList<OnnxExternalData> ExternalData,
     IReadOnlyList<string> Functions,
     int SparseInitializers,
-    int MaxGraphDepth)
+    int GraphDepth)
 {
     /// <summary>Domains used by nodes or imported as opsets, other than the standard ai.onnx / ai.onnx.ml ones.</summary>
     public IReadOnlyList<string> CustomDomains =>

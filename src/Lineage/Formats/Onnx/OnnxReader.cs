@@ -45,13 +45,14 @@ public static class OnnxReader
         {
             var names = new HashSet<string>(StringComparer.Ordinal);
             var reader = new ProtoReader(source);
+            var resolved = new Dictionary<string, (string Path, string RealPath)>(StringComparer.Ordinal);
             foreach (var info in model.Tensors)
             {
+                // Every external reference is confined to the folder, also for tensors that are not exposed (fail closed).
+                if (info.Storage == OnnxStorage.External && info.External?.Location is { } externalLocation && !resolved.ContainsKey(externalLocation))
+                    resolved[externalLocation] = ExternalDataPath.Resolve(modelDirectory, externalLocation, source.Name, info.External.Offset);
                 if (info.DType == DType.Unknown)
                 {
-                    // Not exposed, but a reference that leaves the folder is refused all the same (fail closed).
-                    if (info.Storage == OnnxStorage.External && info.External?.Location is { } externalLocation)
-                        ExternalDataPath.Resolve(modelDirectory, externalLocation, source.Name, info.External.Offset);
                     part.Diagnostics.Add(new Diagnostic(DiagnosticLevel.Info, "onnx.unsupported-dtype",
                         $"tensor '{info.Name}' of type {info.DataTypeName} is not exposed", source.Name, info.Offset));
                     continue;
@@ -66,7 +67,7 @@ public static class OnnxReader
                 {
                     OnnxStorage.Raw => new TensorLocation(source, info.DataOffset, info.DataLength),
                     OnnxStorage.Typed => DecodeTyped(reader, info),
-                    OnnxStorage.External => LocateExternal(source.Name, modelDirectory, info, opened),
+                    OnnxStorage.External => LocateExternal(source.Name, resolved, info, opened),
                     _ => ElementCount(info) == 0
                         ? new TensorLocation(source, info.Offset, 0)
                         : throw new LineageException($"tensor '{info.Name}' has {ElementCount(info)} elements but no data", source.Name, info.Offset),
@@ -98,7 +99,7 @@ public static class OnnxReader
         return count;
     }
 
-    private static TensorLocation LocateExternal(string file, string modelDirectory, OnnxTensorInfo info, Dictionary<string, MappedFile> opened)
+    private static TensorLocation LocateExternal(string file, Dictionary<string, (string Path, string RealPath)> resolved, OnnxTensorInfo info, Dictionary<string, MappedFile> opened)
     {
         var ext = info.External!;
         long needed = info.DType.ByteCount(ElementCount(info));
@@ -110,7 +111,7 @@ public static class OnnxReader
             throw new LineageException($"tensor '{info.Name}': external data length '{ext.LengthText}' is not a non-negative integer", file, ext.Offset);
         if (ext.LengthText is not null && info.DataLength != needed)
             throw new LineageException($"tensor '{info.Name}': external data length {info.DataLength} does not match {info.DataTypeName} x [{string.Join(", ", info.Dims)}] = {needed} bytes", file, ext.Offset);
-        var (path, realPath) = ExternalDataPath.Resolve(modelDirectory, ext.Location, file, ext.Offset);
+        var (path, realPath) = resolved[ext.Location];
         if (!opened.TryGetValue(realPath, out var data))
         {
             data = MappedFile.Open(path);
