@@ -100,7 +100,12 @@ internal static partial class TokenizerFiles
                 TokenizerFileKind.Tiktoken => TokenizerDraft.From(TextVocabularies.ReadTiktoken(TextVocabularies.ReadFile(file), file, diagnostics)),
                 _ => null,
             };
-            if (draft is null) continue;
+            if (draft is null)
+            {
+                diagnostics.Add(new Diagnostic(DiagnosticLevel.Warning, "tokenizer.unrecognised",
+                    $"{Path.GetFileName(file)} is neither a SentencePiece model nor tiktoken ranks; skipped", file));
+                continue;
+            }
             used.Add((file, kind == TokenizerFileKind.SentencePiece ? "sentencepiece" : "tiktoken"));
             var others = modelFiles.Where(f => f != file).Select(Path.GetFileName).ToList();
             if (others.Count > 0)
