@@ -1,9 +1,11 @@
 using System.Text.Json.Nodes;
 using Lineage.Formats.HuggingFace;
 using Lineage.Formats.Llama2c;
+using Lineage.Formats.Onnx;
 using Lineage.Formats.Safetensors;
 using Lineage.IO;
 using Lineage.Models;
+using Lineage.Tokenizers;
 
 namespace Lineage.Formats;
 
@@ -26,9 +28,20 @@ public static class ModelLoader
         if (File.Exists(path))
         {
             if (path.EndsWith(".index.json", StringComparison.OrdinalIgnoreCase)) return OpenIndex(path);
+            if (OpenTokenizerFile(path) is { } tokenizerOnly) return tokenizerOnly;
             return OpenFiles(path, [path], Path.GetDirectoryName(Path.GetFullPath(path))!, withSidecars: false);
         }
         throw new LineageException("no such file or folder", path);
+    }
+
+    /// <summary>A single tokenizer file (SentencePiece, tokenizer.json, tiktoken, vocab.txt) as a model without tensors.</summary>
+    private static Model? OpenTokenizerFile(string path)
+    {
+        var diagnostics = new List<Diagnostic>();
+        var tokenizer = TokenizerFiles.TryLoadFile(path, diagnostics, out string format);
+        if (tokenizer is null) return null;
+        return new Model(path, "tokenizer-only", [], [new ModelFile(path, new FileInfo(path).Length, "tokenizer", format)],
+            new Dictionary<string, JsonNode?>(StringComparer.Ordinal), null, tokenizer, diagnostics, []);
     }
 
     private static Model OpenFolder(string dir)
@@ -98,8 +111,10 @@ public static class ModelLoader
                 var source = MappedFile.Open(file);
                 owned.Add(source);
                 var part = ReadPart(source, dir, owned);
+                owned.AddRange(part.Owned);
                 format ??= part.Format;
                 files.Add(new ModelFile(file, source.Length, "weights", part.Format));
+                foreach (var data in part.Owned.OfType<IByteSource>()) files.Add(new ModelFile(data.Name, data.Length, "weights-data", part.Format));
                 foreach (var t in part.Tensors)
                 {
                     if (!names.Add(t.Name))
@@ -146,6 +161,7 @@ public static class ModelLoader
             ContainerFormat.Safetensors => SafetensorsReader.Read(source),
             ContainerFormat.Llama2c => Llama2cReader.Read(source),
             ContainerFormat.Gguf => Gguf.GgufReader.Read(source),
+            ContainerFormat.Onnx => OnnxReader.Read(source, dir),
             ContainerFormat.Empty => throw new LineageException("empty file", source.Name, 0),
             ContainerFormat.Unknown => throw new LineageException("unrecognised model format", source.Name, 0),
             _ => throw new LineageException($"{format} weights cannot be read yet", source.Name, 0),

@@ -17,4 +17,7 @@ internal sealed class ModelPart(string format)
     public Tokenizer? Tokenizer { get; set; }
 
     public List<Diagnostic> Diagnostics { get; } = [];
+
+    /// <summary>Further sources the part's tensors live in (ONNX external data files); the model disposes them.</summary>
+    public List<IDisposable> Owned { get; } = [];
 }

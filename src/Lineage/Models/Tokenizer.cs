@@ -49,6 +49,15 @@ public sealed class Tokenizer
 
     public string? ChatTemplate { get; init; }
 
+    /// <summary>Every chat template by name when the config holds several ("default", "tool_use", …); ChatTemplate is the default one.</summary>
+    public IReadOnlyDictionary<string, string> ChatTemplates { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>SentencePiece / BPE byte fallback: unknown characters are spelled as &lt;0xAB&gt; byte tokens.</summary>
+    public bool? ByteFallback { get; init; }
+
+    /// <summary>Normalizer as the file names it (SentencePiece "nmt_nfkc", "identity"; tokenizer.json normalizer type).</summary>
+    public string? Normalizer { get; init; }
+
     /// <summary>The file (or "gguf metadata") the vocabulary came from.</summary>
     public required string Source { get; init; }
 

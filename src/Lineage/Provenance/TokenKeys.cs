@@ -1,5 +1,6 @@
 using System.Text;
 using Lineage.Models;
+using Lineage.Tokenizers;
 
 namespace Lineage.Provenance;
 
@@ -26,9 +27,10 @@ public static class TokenKeys
     public static ulong[] ForVocabulary(Tokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
+        var spelling = TokenText.SpellingOf(tokenizer);
         var keys = new ulong[tokenizer.Tokens.Count];
         for (int i = 0; i < keys.Length; i++)
-            keys[i] = ForBytes(TokenCanonicalizer.ToBytes(tokenizer.Tokens[i], tokenizer.Kind));
+            keys[i] = ForBytes(TokenText.ToBytes(tokenizer.Tokens[i], spelling));
         return keys;
     }
 
@@ -49,53 +51,5 @@ public static class TokenKeys
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
-    }
-}
-
-/// <summary>Maps a token's stored spelling to the bytes it stands for.</summary>
-public static class TokenCanonicalizer
-{
-    private static readonly Lazy<Dictionary<char, byte>> ByteLevelDecode = new(BuildByteLevelDecode);
-
-    public static byte[] ToBytes(string token, TokenizerKind kind)
-    {
-        ArgumentNullException.ThrowIfNull(token);
-        switch (kind)
-        {
-            case TokenizerKind.ByteLevelBpe:
-            case TokenizerKind.Tiktoken:
-            {
-                var map = ByteLevelDecode.Value;
-                var bytes = new byte[token.Length];
-                for (int i = 0; i < token.Length; i++)
-                {
-                    if (!map.TryGetValue(token[i], out bytes[i]))
-                        return Encoding.UTF8.GetBytes(token);
-                }
-                return bytes;
-            }
-            case TokenizerKind.SentencePieceBpe:
-            case TokenizerKind.SentencePieceUnigram:
-                if (token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token.EndsWith('>')
-                    && byte.TryParse(token.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out byte b))
-                    return [b];
-                return Encoding.UTF8.GetBytes(token.Replace('\u2581', ' '));
-            default:
-                return Encoding.UTF8.GetBytes(token.Replace('\u2581', ' '));
-        }
-    }
-
-    /// <summary>GPT-2's reversible byte-to-unicode alphabet, inverted.</summary>
-    private static Dictionary<char, byte> BuildByteLevelDecode()
-    {
-        var map = new Dictionary<char, byte>();
-        int n = 0;
-        for (int b = 0; b < 256; b++)
-        {
-            bool printable = b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF;
-            char c = printable ? (char)b : (char)(256 + n++);
-            map[c] = (byte)b;
-        }
-        return map;
     }
 }
