@@ -185,7 +185,9 @@ public sealed partial class CanonicalModel
         long r = c.Tensor.Shape[0], k = c.Tensor.Shape[1];
         if (r > int.MaxValue || k > int.MaxValue) return null;
         bool transposed;
-        if (hidden == 0 || (r == hidden && k == hidden))
+        if (c.Tensor.InputMajor)
+            transposed = true;
+        else if (hidden == 0 || (r == hidden && k == hidden))
             transposed = IsConv1DName(c.Tensor.Name);
         else if (wantColsHidden)
             transposed = k != hidden && r == hidden;
@@ -212,7 +214,7 @@ public sealed partial class CanonicalModel
     {
         if (c.Tensor.Rank != 2) yield break;
         long r = c.Tensor.Shape[0], k = c.Tensor.Shape[1];
-        bool transposed = hidden != 0 && k != hidden && r == hidden || (r == hidden && k == 3 * hidden && IsConv1DName(c.Tensor.Name));
+        bool transposed = c.Tensor.InputMajor || hidden != 0 && k != hidden && r == hidden || (r == hidden && k == 3 * hidden && IsConv1DName(c.Tensor.Name));
         long outTotal = transposed ? k : r;
         int inDim = (int)(transposed ? r : k);
         int q, kv;
@@ -267,7 +269,7 @@ public sealed partial class CanonicalModel
 
     private static Classified? Classify(Tensor t, bool isGguf)
     {
-        string name = t.Name;
+        string name = t.ModuleName ?? t.Name;
         // ONNX exports sometimes flatten dots to double underscores.
         if (!name.Contains('.', StringComparison.Ordinal) && name.Contains("__", StringComparison.Ordinal))
             name = name.Replace("__", ".", StringComparison.Ordinal);
