@@ -33,6 +33,12 @@ public static class FingerprintExtractor
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new FingerprintOptions();
+        var timing = Environment.GetEnvironmentVariable("LINEAGE_TIMING") == "1" ? System.Diagnostics.Stopwatch.StartNew() : null;
+        void Mark(string what)
+        {
+            if (timing is null) return;
+            Console.Error.WriteLine($"  [{timing.Elapsed.TotalMilliseconds,8:F0} ms] {what}");
+        }
         var view = CanonicalModel.Build(model);
         long before = model.BytesRead;
         var tokenizer = model.Tokenizer;
@@ -40,6 +46,7 @@ public static class FingerprintExtractor
         ulong[]? textKeys = tokenizer is not null && vocab > 0 ? TokenKeys.ForVocabulary(tokenizer) : null;
 
         var anchors = ChooseAnchors(textKeys, vocab, options);
+        Mark("anchors");
         RowGroup? embedding = null;
         RowGroup? lmHead = null;
         var groups = new List<RowGroup>();
@@ -55,7 +62,9 @@ public static class FingerprintExtractor
             NormalizeRows(probe, ids.Length, d, view.NormKind);
             CenterColumns(probe, ids.Length, d);
             var gramProbe = probe;
+            Mark("probe read");
             probe = Whiten(probe, ids.Length, d);
+            Mark("whitened");
             embedding = Signatures(gramProbe, gramProbe, anchors.Length, d, new RowGroup
             {
                 Stack = "", Layer = -1, Role = TensorRole.TokenEmbedding, TotalRows = emb.Rows, RowIndices = ids, Signatures = [],
@@ -72,7 +81,9 @@ public static class FingerprintExtractor
         }
 
         if (view.FinalNorm is { } fn && fn.ElementCount == d) norms.Add(new NormVector("", -1, "final", fn.ReadAll()));
+        Mark("embedding + lm_head signatures");
         samples.AddRange(SampleValues(view, options));
+        Mark("value samples");
         foreach (var layer in view.Layers)
         {
             float[]? attnGain = ReadVector(layer.AttentionNorm, d);
@@ -99,6 +110,7 @@ public static class FingerprintExtractor
             }
         }
 
+        Mark("row signatures");
         var facts = new ModelFacts
         {
             ModelType = model.Config?.ModelType,
