@@ -339,6 +339,7 @@ internal static class PickleFormatter
                     line = alias == parts[0] ? $"from {g.Module} import {parts[0]}" : $"from {g.Module} import {parts[0]} as {alias}";
                     names[g] = alias + rest;
                     imported[key] = alias + rest;
+                    if (g.ResolvedFullName != g.FullName) line += $"  # loads {g.ResolvedFullName}";
                 }
                 else if (g.Source == PickleGlobalSource.Extension)
                 {

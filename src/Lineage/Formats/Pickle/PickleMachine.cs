@@ -436,8 +436,10 @@ public static class PickleMachine
                 case PickleOpcode.Frame:
                     {
                         ulong size = _in.ReadUInt64();
+                        // CPython's C unpickler rejects a short frame but the pure-Python one reads on past it,
+                        // so the stream is followed either way.
                         if (size > (ulong)_in.Remaining)
-                            throw _in.Error($"FRAME of {size} bytes runs past the end ({_in.Remaining} bytes remain)");
+                            Note("frame-past-end", $"FRAME of {size} bytes runs past the end ({_in.Remaining} bytes remain)");
                         break;
                     }
                 case PickleOpcode.NextBuffer:
@@ -592,6 +594,8 @@ public static class PickleMachine
 
         private PickleGlobal AddGlobal(PickleGlobal g)
         {
+            // CPython's find_class renames Python 2 modules when the stream's PROTO is below 3 (none means 0).
+            g.ResolveFor(_result.DeclaredProtocol ?? 0);
             _result.GlobalList.Add(g);
             _result.Timeline.Add(g);
             return g;

@@ -172,6 +172,8 @@ public sealed class PickleGlobal : PickleValue
         Source = source;
         Computed = computed;
         ExtensionCode = extensionCode;
+        ResolvedModule = module;
+        ResolvedName = name;
     }
 
     public string Module { get; }
@@ -188,8 +190,22 @@ public sealed class PickleGlobal : PickleValue
 
     public bool IsComputed => Computed is not null;
 
-    /// <summary><c>module.name</c>.</summary>
+    /// <summary><c>module.name</c> as written in the stream.</summary>
     public string FullName => Module + "." + Name;
+
+    /// <summary>The module CPython actually imports: Python 2 names are renamed in protocol 0–2 streams (<c>__builtin__</c> → <c>builtins</c>).</summary>
+    public string ResolvedModule { get; private set; }
+
+    public string ResolvedName { get; private set; }
+
+    /// <summary><c>ResolvedModule.ResolvedName</c>: the object loading would look up. Policies should match on this.</summary>
+    public string ResolvedFullName => ResolvedModule + "." + ResolvedName;
+
+    internal void ResolveFor(int protocol)
+    {
+        if (IsComputed) return;
+        (ResolvedModule, ResolvedName) = PythonCompat.Resolve(Module, Name, protocol);
+    }
 }
 
 /// <summary>The symbolic result of a call the pickle asks for (REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ).</summary>

@@ -47,7 +47,8 @@ internal sealed class TorchStateDict
         var unknown = pickle.Globals.Where(g => !TorchVocabulary.IsKnownGlobal(g, allowLoadFromBytes)).ToList();
         if (unknown.Count > 0)
         {
-            var names = unknown.GroupBy(g => g.IsComputed ? $"{g.FullName} (computed: {g.Computed})" : g.FullName)
+            var names = unknown.GroupBy(g => g.IsComputed ? $"{g.FullName} (computed: {g.Computed})"
+                    : g.ResolvedFullName == g.FullName ? g.FullName : $"{g.FullName} (loads {g.ResolvedFullName})")
                 .Take(10).Select(grp => $"{grp.Key} (byte {grp.First().Offset})");
             throw new LineageException($"weights pickle uses globals outside the tensor vocabulary: {string.Join(", ", names)}",
                 pickle.File, unknown[0].Offset, pickle.Entry);
@@ -190,7 +191,7 @@ internal sealed class TorchStateDict
         if (value is not PickleCall call || call.CallableGlobal is not { IsComputed: false } g) return false;
         var args = call.ArgumentItems;
         string name = path.Length == 0 ? "tensor" : path;
-        switch (g.FullName)
+        switch (g.ResolvedFullName)
         {
             case TorchVocabulary.RebuildParameter:
             case TorchVocabulary.RebuildParameterWithState:
@@ -204,11 +205,11 @@ internal sealed class TorchStateDict
             case TorchVocabulary.RebuildTensorV2:
             case TorchVocabulary.RebuildTensorV3:
                 {
-                    int needed = g.FullName == TorchVocabulary.RebuildTensor ? 4 : g.FullName == TorchVocabulary.RebuildTensorV2 ? 6 : 7;
+                    int needed = g.ResolvedFullName == TorchVocabulary.RebuildTensor ? 4 : g.ResolvedFullName == TorchVocabulary.RebuildTensorV2 ? 6 : 7;
                     if (args.Count < needed)
                         throw Error($"'{name}': {g.Name} has {args.Count} arguments, expected at least {needed}", call.Offset);
                     DType? explicitType = null;
-                    if (g.FullName == TorchVocabulary.RebuildTensorV3)
+                    if (g.ResolvedFullName == TorchVocabulary.RebuildTensorV3)
                     {
                         if (!TorchVocabulary.TryDType(args[6], out var t))
                             throw Error($"'{name}': unknown dtype {Describe(args[6])}", call.Offset);

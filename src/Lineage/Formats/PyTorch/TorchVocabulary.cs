@@ -85,7 +85,7 @@ internal static class TorchVocabulary
 
     public static bool TryStorageType(PickleValue value, out DType dtype, out string name)
     {
-        name = value is PickleGlobal g ? g.FullName : value.ToString();
+        name = value is PickleGlobal g ? g.ResolvedFullName : value.ToString();
         dtype = DType.Unknown;
         return value is PickleGlobal { IsComputed: false } && Storages.TryGetValue(name, out dtype);
     }
@@ -93,15 +93,15 @@ internal static class TorchVocabulary
     public static bool TryDType(PickleValue value, out DType dtype)
     {
         dtype = DType.Unknown;
-        return value is PickleGlobal { IsComputed: false } g && DTypes.TryGetValue(g.FullName, out dtype);
+        return value is PickleGlobal { IsComputed: false } g && DTypes.TryGetValue(g.ResolvedFullName, out dtype);
     }
 
     public static bool IsCallable(PickleValue callable, bool allowLoadFromBytes) =>
-        callable is PickleGlobal { IsComputed: false } g && (Callables.Contains(g.FullName) || (allowLoadFromBytes && g.FullName == LoadFromBytes));
+        callable is PickleGlobal { IsComputed: false } g && (Callables.Contains(g.ResolvedFullName) || (allowLoadFromBytes && g.ResolvedFullName == LoadFromBytes));
 
     public static bool IsKnownGlobal(PickleGlobal g, bool allowLoadFromBytes) =>
         !g.IsComputed && g.Source is PickleGlobalSource.Global or PickleGlobalSource.StackGlobal
-        && (Callables.Contains(g.FullName) || Storages.ContainsKey(g.FullName) || DTypes.ContainsKey(g.FullName) || (allowLoadFromBytes && g.FullName == LoadFromBytes));
+        && (Callables.Contains(g.ResolvedFullName) || Storages.ContainsKey(g.ResolvedFullName) || DTypes.ContainsKey(g.ResolvedFullName) || (allowLoadFromBytes && g.ResolvedFullName == LoadFromBytes));
 
-    public static bool Is(PickleValue value, string fullName) => value is PickleGlobal { IsComputed: false } g && g.FullName == fullName;
+    public static bool Is(PickleValue value, string fullName) => value is PickleGlobal { IsComputed: false } g && g.ResolvedFullName == fullName;
 }

@@ -323,7 +323,6 @@ public class PickleMachineTests
     [InlineData(PickleOpcode.ByteArray8, 1UL << 40, 8)]
     [InlineData(PickleOpcode.BinString, 0x7FFFFFF0UL, 4)]
     [InlineData(PickleOpcode.Long4, 0x7FFFFFF0UL, 4)]
-    [InlineData(PickleOpcode.Frame, 1UL << 50, 8)]
     public void Huge_length_fields_are_refused_before_allocation(PickleOpcode op, ulong length, int width)
     {
         var bytes = new byte[1 + width + 16];
@@ -478,6 +477,73 @@ public class PickleMachineTests
             if (r.Error is not null) Assert.Equal("t.pkl", r.Error.File);
             _ = r.Decompile();
             _ = r.Root?.ToString();
+        }
+    }
+
+    [Fact]
+    public void Short_frames_are_followed_like_the_python_unpickler()
+    {
+        var r = Run(new PickleBuilder().Proto(4).Frame(1000).StackGlobal("nt", "system").Stop());
+        Assert.True(r.Completed);
+        Assert.Equal("nt.system", r.Globals.Single().FullName);
+        Assert.Contains(r.Notes, n => n.Code == "frame-past-end");
+    }
+
+    [Fact]
+    public void Python2_names_resolve_as_cpython_imports_them()
+    {
+        var p0 = Run(new PickleBuilder().Raw("c__builtin__\neval\n(S'1+1'\ntR."));
+        var g = Assert.Single(p0.Globals);
+        Assert.Equal("__builtin__.eval", g.FullName);
+        Assert.Equal("builtins.eval", g.ResolvedFullName);
+        Assert.Contains("from __builtin__ import eval  # loads builtins.eval", p0.Decompile());
+
+        var p2 = Run(new PickleBuilder().Proto(2).Global("commands", "getoutput").Global("__builtin__", "xrange").Op(PickleOpcode.Tuple2).Stop());
+        Assert.Equal(["subprocess.getoutput", "builtins.range"], p2.Globals.Select(x => x.ResolvedFullName));
+
+        // Protocol 3 and later streams are not renamed.
+        var p3 = Run(new PickleBuilder().Proto(3).Global("__builtin__", "eval").Stop());
+        Assert.Equal("__builtin__.eval", p3.Globals.Single().ResolvedFullName);
+    }
+
+    [Theory]
+    [InlineData("scanner/modelaudit/samples/pickles/malicious_system_call.pkl", "posix.system")]
+    [InlineData("scanner/modelaudit/samples/pickles/evil.pickle", "system")]
+    [InlineData("scanner/modelaudit/pickles/stack_global_attack.pkl", "posix.system")]
+    [InlineData("scanner/modelaudit/pickles/memo_attack.pkl", "subprocess.call")]
+    [InlineData("scanner/modelaudit/pickles/nt_alias_attack.pkl", "nt.system")]
+    [InlineData("scanner/modelaudit/pickles/posix_alias_attack.pkl", "posix.system")]
+    [InlineData("scanner/modelaudit/exploits/exploit7_nested_collections.pkl", "Popen")]
+    [InlineData("scanner/modelaudit/exploits/exploit2_advanced_torch_bypass.pkl", "call")]
+    [InlineData("scanner/modelaudit/pickles/multiple_stream_attack.pkl", "eval")]
+    [InlineData("scanner/modelaudit/scenarios/security_scenarios/mixed_malicious_model/model.pkl", "eval")]
+    public void Malicious_corpus_pickles_show_their_call(string path, string expectedSuffix)
+    {
+        using var source = MappedFile.Open(Corpus.Path(path));
+        var results = PickleMachine.RunAll(source);
+        Assert.All(results, r => Assert.Null(r.Error));
+        Assert.Equal(source.Length, results[^1].EndOffset);
+        var g = results.SelectMany(r => r.Globals).Single(x => x.ResolvedFullName.EndsWith(expectedSuffix, StringComparison.Ordinal));
+        // The alias samples only return the function; the others call it.
+        var call = results.SelectMany(r => r.Events).FirstOrDefault(e => e.IsCall && ReferenceEquals(e.Target, g));
+        if (!path.Contains("alias", StringComparison.Ordinal)) Assert.Equal(PickleEventKind.Reduce, call!.Kind);
+        else Assert.Same(g, results[^1].Root);
+        Assert.Contains(g.Name, results.First(r => r.Globals.Contains(g)).Decompile());
+    }
+
+    [Fact]
+    public void Every_corpus_pickle_runs_to_completion()
+    {
+        string root = Corpus.Path("scanner/modelaudit");
+        var files = Directory.EnumerateFiles(root, "*.pkl", SearchOption.AllDirectories).Concat(Directory.EnumerateFiles(root, "*.pickle", SearchOption.AllDirectories)).ToList();
+        Assert.True(files.Count >= 30);
+        foreach (var file in files)
+        {
+            using var source = MappedFile.Open(file);
+            var results = PickleMachine.RunAll(source);
+            Assert.True(results.All(r => r.Completed), file + ": " + results.FirstOrDefault(r => !r.Completed)?.Error?.Message);
+            Assert.True(results[^1].EndOffset == source.Length, file);
+            _ = results[0].Decompile();
         }
     }
 }
