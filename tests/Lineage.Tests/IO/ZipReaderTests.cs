@@ -172,6 +172,19 @@ public class ZipReaderTests
     }
 
     [Fact]
+    public void Dense_fake_signatures_do_not_make_the_fallback_scan_quadratic()
+    {
+        // A descriptor-flagged member followed by 4 MiB of fake descriptor signatures and no directory.
+        byte[] member = new ZipBuilder { OmitCentralDirectory = true }.Add(new ZipBuilder.Item { Name = "x", Data = Hello, Descriptor = true }).Build();
+        byte[] noise = new byte[4 << 20];
+        for (int i = 0; i + 4 <= noise.Length; i += 4) "PK\x07\x08"u8.CopyTo(noise.AsSpan(i));
+        byte[] bytes = [.. member[..(30 + 1)], .. noise, .. member[(30 + 1)..]];
+        var zip = Open(bytes);
+        Assert.True(zip.UsedLocalHeaderScan);
+        Assert.Equal("x", zip.Entries[0].Name);
+    }
+
+    [Fact]
     public void Not_a_zip_is_an_error_naming_the_file()
     {
         var e = Assert.Throws<LineageException>(() => Open(Encoding.ASCII.GetBytes("this is not a zip archive at all, just text")));

@@ -23,6 +23,7 @@ public sealed class ZipReader
     private const int LocalHeaderSize = 30;
     private const int CentralHeaderSize = 46;
     private const int EndSize = 22;
+    private const long MaxCentralDirectoryBytes = 512L << 20;
     private const int KnownFlags = 0x1 | 0x2 | 0x4 | 0x8 | 0x800;
 
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
@@ -33,6 +34,9 @@ public sealed class ZipReader
     private readonly HashSet<ZipOddity> _recorded = [];
     private readonly string _file;
     private long _centralDirectoryStart = -1;
+    private byte[]? _scanBuffer;
+    private long _scanStart = -1;
+    private int _scanLength;
 
     private ZipReader(IByteSource source, ZipLimits limits)
     {
@@ -202,8 +206,8 @@ public sealed class ZipReader
 
         if (totalEntries > _limits.MaxEntries)
             throw Error($"archive declares {totalEntries} entries, more than the limit of {_limits.MaxEntries}", eocd + 10);
-        if (cdSize > int.MaxValue)
-            throw Error($"central directory of {cdSize} bytes is too large", eocd + 12);
+        if (cdSize > MaxCentralDirectoryBytes)
+            throw Error($"central directory of {cdSize} bytes exceeds the limit of {MaxCentralDirectoryBytes}", eocd + 12);
         byte[] cd = Source.ReadBytes(cdStart, cdSize);
         _centralDirectoryStart = cdStart;
         int pos = 0;
@@ -424,36 +428,41 @@ public sealed class ZipReader
         }
     }
 
-    private long FindAnySignature(long from)
-    {
-        const int chunk = 1 << 20;
-        var buffer = new byte[chunk + 3];
-        for (long pos = from; pos < Source.Length - 3; pos += chunk)
-        {
-            int n = (int)Math.Min(chunk + 3, Source.Length - pos);
-            Source.ReadExactly(pos, buffer.AsSpan(0, n));
-            for (int i = 0; i + 4 <= n; i++)
-            {
-                if (buffer[i] != (byte)'P' || buffer[i + 1] != (byte)'K') continue;
-                uint sig = BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(i));
-                if (sig is DescriptorSignature or LocalSignature or CentralSignature or EndSignature)
-                    return pos + i;
-            }
-        }
-        return -1;
-    }
+    private long FindAnySignature(long from) =>
+        Scan(from, Source.Length, sig => sig is DescriptorSignature or LocalSignature or CentralSignature or EndSignature);
 
-    private long FindSignature(uint signature, long from, long to)
+    private long FindSignature(uint signature, long from, long to) => Scan(from, to, sig => sig == signature);
+
+    /// <summary>
+    /// Finds the first 'PK' signature accepted by <paramref name="match"/> that lies wholly in [from, to). The read
+    /// window is kept between calls, so walking a file with many signatures stays linear.
+    /// </summary>
+    private long Scan(long from, long to, Func<uint, bool> match)
     {
-        const int chunk = 1 << 20;
-        var buffer = new byte[chunk + 3];
-        for (long pos = from; pos < to - 3; pos += chunk)
+        const int window = 1 << 20;
+        long pos = from;
+        while (pos + 4 <= to)
         {
-            int n = (int)Math.Min(chunk + 3, to - pos);
-            Source.ReadExactly(pos, buffer.AsSpan(0, n));
-            for (int i = 0; i + 4 <= n; i++)
-                if (buffer[i] == (byte)'P' && BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(i)) == signature)
-                    return pos + i;
+            if (_scanBuffer is null || pos < _scanStart || pos + 4 > _scanStart + _scanLength)
+            {
+                // Never read past 'to': checking a small gap must not page in tensor data behind it.
+                _scanBuffer ??= new byte[(int)Math.Min(window, Source.Length)];
+                _scanLength = (int)Math.Min(window, Math.Min(Source.Length, to) - pos);
+                Source.ReadExactly(pos, _scanBuffer.AsSpan(0, _scanLength));
+                _scanStart = pos;
+            }
+            int begin = (int)(pos - _scanStart);
+            int limit = (int)Math.Min(_scanLength, to - _scanStart);
+            for (int i = begin; i + 4 <= limit; i++)
+            {
+                if (_scanBuffer[i] != (byte)'P' || _scanBuffer[i + 1] != (byte)'K') continue;
+                if (match(BinaryPrimitives.ReadUInt32LittleEndian(_scanBuffer.AsSpan(i))))
+                    return _scanStart + i;
+            }
+            // Continue with a window that overlaps the last three bytes.
+            long next = _scanStart + Math.Max(limit - 3, begin + 1);
+            if (limit < _scanLength || next <= pos) return -1;
+            pos = next;
         }
         return -1;
     }
