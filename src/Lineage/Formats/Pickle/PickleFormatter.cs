@@ -217,23 +217,25 @@ internal static class PickleFormatter
         return s.Contains('.', StringComparison.Ordinal) || s.Contains('E', StringComparison.Ordinal) ? s : s + ".0";
     }
 
+    /// <summary>A Python repr of a str: single quotes unless the text has a single quote and no double quote.</summary>
     public static string Quote(string s, int maxChars)
     {
         var sb = new StringBuilder(Math.Min(s.Length, maxChars) + 2);
-        sb.Append('\'');
         int n = Math.Min(s.Length, maxChars);
+        char quote = s.AsSpan(0, n).Contains('\'') && !s.AsSpan(0, n).Contains('"') ? '"' : '\'';
+        sb.Append(quote);
         for (int i = 0; i < n; i++)
         {
             char c = s[i];
             switch (c)
             {
                 case '\\': sb.Append("\\\\"); break;
-                case '\'': sb.Append("\\'"); break;
                 case '\n': sb.Append("\\n"); break;
                 case '\r': sb.Append("\\r"); break;
                 case '\t': sb.Append("\\t"); break;
                 default:
-                    if (c < 0x20 || c == 0x7F) sb.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+                    if (c == quote) sb.Append('\\').Append(c);
+                    else if (c < 0x20 || c == 0x7F) sb.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
                     else if (char.IsHighSurrogate(c) && i + 1 < n && char.IsLowSurrogate(s[i + 1]))
                     {
                         sb.Append(c).Append(s[i + 1]);
@@ -245,7 +247,7 @@ internal static class PickleFormatter
                     break;
             }
         }
-        sb.Append('\'');
+        sb.Append(quote);
         if (s.Length > maxChars) sb.Append(CultureInfo.InvariantCulture, $"[...{s.Length - maxChars} more chars]");
         return sb.ToString();
     }

@@ -288,7 +288,7 @@ public class PickleMachineTests
             .FloatText("-1e3").FloatText("inf").IntText("0x1F").LongText("-12L")
             .Op(PickleOpcode.List).Stop());
         Assert.True(r.Completed, r.Error?.Message);
-        Assert.Equal("['q\\'s\\\\A', 'a€b\\\\\\\\u0041😀', -1000.0, float('inf'), 31, -12]", r.Root!.ToString());
+        Assert.Equal("[\"q's\\\\A\", 'a€b\\\\\\\\u0041😀', -1000.0, float('inf'), 31, -12]", r.Root!.ToString());
     }
 
     [Theory]
