@@ -185,6 +185,15 @@ public class ZipReaderTests
     }
 
     [Fact]
+    public void Trailing_data_after_the_end_record_is_an_oddity()
+    {
+        var zip = Open(new ZipBuilder { Trailing = Encoding.ASCII.GetBytes("appended payload") }.Add("a", Hello).Build());
+        Assert.False(zip.UsedLocalHeaderScan);
+        Assert.Contains(zip.Oddities, o => o.Code == "zip.trailing-data");
+        Assert.Equal(Hello, ReadAll(zip.OpenEntry(zip.Find("a")!)));
+    }
+
+    [Fact]
     public void Not_a_zip_is_an_error_naming_the_file()
     {
         var e = Assert.Throws<LineageException>(() => Open(Encoding.ASCII.GetBytes("this is not a zip archive at all, just text")));

@@ -489,7 +489,8 @@ public static class PickleMachine
             _marks.RemoveAt(_marks.Count - 1);
             int count = _stack.Count - mark;
             CheckContainer(count);
-            var items = _stack.GetRange(mark, count).ToArray();
+            var items = new PickleValue[count];
+            _stack.CopyTo(mark, items, 0, count);
             _stack.RemoveRange(mark, count);
             return items;
         }
@@ -508,11 +509,13 @@ public static class PickleMachine
         private void MemoPut(long index)
         {
             var value = Peek();
-            if (_memo.ContainsKey(index))
-                Note("memo-overwrite", $"memo key {index} is overwritten");
-            else if (_memo.Count >= _limits.MaxMemoEntries)
+            if (_memo.Count >= _limits.MaxMemoEntries && !_memo.ContainsKey(index))
                 throw _in.Error($"more than {_limits.MaxMemoEntries} memo entries");
-            _memo[index] = value;
+            if (!_memo.TryAdd(index, value))
+            {
+                Note("memo-overwrite", $"memo key {index} is overwritten");
+                _memo[index] = value;
+            }
         }
 
         private long ParseMemoIndex(string text, string what)

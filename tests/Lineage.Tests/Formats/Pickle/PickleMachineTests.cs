@@ -232,6 +232,19 @@ public class PickleMachineTests
     }
 
     [Fact]
+    public void Errors_name_the_archive_entry_and_absolute_offset()
+    {
+        byte[] bytes = [.. "junk"u8, .. new PickleBuilder().Proto(2).None().Raw(0xFE).ToArray()];
+        using var source = new MemoryByteSource("ck.pt", bytes);
+        var r = PickleMachine.Run(source, 4, entry: "archive/data.pkl");
+        Assert.Equal(4, r.StartOffset);
+        Assert.Equal("archive/data.pkl", r.Error!.Entry);
+        Assert.Equal("ck.pt", r.Error.File);
+        Assert.Equal(7, r.Error.Offset);
+        Assert.Equal(7, r.EndOffset);
+    }
+
+    [Fact]
     public void Truncated_payload_keeps_what_was_seen()
     {
         var bytes = new PickleBuilder().Proto(2).Global("subprocess", "Popen").Tuple(x => x.Str("sh")).Op(PickleOpcode.Reduce).Stop().ToArray();
