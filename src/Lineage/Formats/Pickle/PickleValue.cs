@@ -17,6 +17,9 @@ public abstract class PickleValue
 
     /// <summary>Short Python-like rendering (bounded in depth and length).</summary>
     public override string ToString() => PickleFormatter.Render(this, PickleFormatter.DefaultRenderDepth, 400);
+
+    /// <summary>Python-like rendering cut at <paramref name="maxDepth"/> levels and about <paramref name="maxChars"/> characters.</summary>
+    public string Render(int maxDepth, int maxChars) => PickleFormatter.Render(this, Math.Max(0, maxDepth), Math.Max(16, maxChars));
 }
 
 public sealed class PickleNone : PickleValue
