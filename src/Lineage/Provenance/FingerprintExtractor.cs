@@ -189,8 +189,13 @@ public static class FingerprintExtractor
         if (view.LmHead is { } h) matrices.Add(("lm_head", h));
         foreach (var layer in view.Layers)
             foreach (var (role, list) in layer.Matrices)
-                foreach (var m in list)
-                    matrices.Add(($"{layer.Label}.{role.ShortName()}{(m.Expert >= 0 ? $"[e{m.Expert}]" : "")}", m));
+                for (int i = 0; i < list.Count; i++)
+                {
+                    var m = list[i];
+                    // Several matrices of one role in a layer that are not experts (e.g. cross-attention) get an ordinal.
+                    string suffix = m.Expert >= 0 ? $"[e{m.Expert}]" : i > 0 ? $"#{i}" : "";
+                    matrices.Add(($"{layer.Label}.{role.ShortName()}{suffix}", m));
+                }
         foreach (var (key, m) in matrices)
         {
             if (!MatrixRef.CanRead(m.Tensor) || m.Rows == 0 || m.Cols == 0) continue;

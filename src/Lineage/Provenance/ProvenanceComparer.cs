@@ -132,7 +132,7 @@ public static class ProvenanceComparer
         double strength = e / (e + -threshold);
         // The effect-size gate enters the score the same way: 0.5 exactly at the shared-energy bar.
         double effect = significant ? Math.Clamp(0.5 + (shared - options.MinimumSharedCosine) * 2.5, 0, 1) : 1;
-        double score = Math.Min(strength, effect);
+        double score = Math.Max(0, Math.Min(strength, effect));
         evidence.Add(string.Create(inv, $"Combined p-value under independent training: 1e{log10P:F1} (decision threshold {options.DecisionPValue:0.#e0}, the stated false-positive rate)."));
         if (rows is not null) evidence.Add(rows.Signal.Detail);
         if (direct is not null) evidence.Add(direct.Signal.Detail);
@@ -303,7 +303,7 @@ public static class ProvenanceComparer
 
     private static DirectResult? DirectValues(Fingerprint a, Fingerprint b)
     {
-        var byKey = b.Samples.ToDictionary(s => s.Key, StringComparer.Ordinal);
+        var byKey = b.Samples.GroupBy(s => s.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         int tensors = 0, matched = 0, identical = 0, transposedWins = 0, rescaled = 0;
         var rs = new List<double>();
         foreach (var sa in a.Samples)
