@@ -18,7 +18,7 @@ public sealed record FingerprintOptions
     public int ValuesPerTensor { get; init; } = 512;
 
     /// <summary>Matrices up to this many elements are also sampled under the transposed-store hypothesis.</summary>
-    public long TransposeCheckLimit { get; init; } = 1 << 22;
+    public long TransposeCheckLimit { get; init; } = 1 << 18;
 
     /// <summary>Rows sampled per matrix (all rows when the matrix has fewer).</summary>
     public int RowsPerMatrix { get; init; } = 192;
@@ -297,67 +297,40 @@ public static class FingerprintExtractor
     {
         bool small = d <= k;
         int n = small ? d : k;
-        // Gram on the smaller side, in double.
-        var gram = new double[n * n];
-        var pd = Array.ConvertAll(probe, x => (double)x);
-        Parallel.For(0, n, i =>
-        {
-            for (int j = 0; j <= i; j++)
-            {
-                double sum = 0;
-                if (small)
-                    for (int r = 0; r < k; r++) sum += pd[r * d + i] * pd[r * d + j];
-                else
-                    sum = TensorPrimitives.Dot(pd.AsSpan(i * d, d), pd.AsSpan(j * d, d));
-                gram[i * n + j] = sum;
-                gram[j * n + i] = sum;
-            }
-        });
+        // Gram on the smaller side: ÊᵀÊ (d×d) or ÊÊᵀ (k×k).
+        var transposed = Transpose(probe, k, d);
+        var gramF = new float[n * n];
+        if (small) RowProducts.MultiplyParallel(transposed, d, transposed, d, k, gramF);
+        else RowProducts.MultiplyParallel(probe, k, probe, k, d, gramF);
+        var gram = Array.ConvertAll(gramF, x => (double)x);
         var (values, vectors) = SymmetricEigen.Decompose(gram, n);
         double max = values.Length == 0 ? 0 : values[^1];
         // W = V·Λ^(-1/2)·Vᵀ over the non-negligible spectrum.
-        var w = new double[n * n];
-        for (int c = 0; c < n; c++)
-        {
-            if (values[c] <= max * 1e-6) continue;
-            double s = 1 / Math.Sqrt(values[c]);
-            for (int i = 0; i < n; i++)
+        var scaled = new float[n * n];
+        var plain = new float[n * n];
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < n; c++)
             {
-                double vi = vectors[i * n + c] * s;
-                if (vi == 0) continue;
-                for (int j = 0; j < n; j++) w[i * n + j] += vi * vectors[j * n + c];
+                double v = vectors[i * n + c];
+                plain[i * n + c] = (float)v;
+                scaled[i * n + c] = values[c] > max * 1e-6 ? (float)(v / Math.Sqrt(values[c])) : 0f;
             }
-        }
+        var w = new float[n * n];
+        RowProducts.MultiplyParallel(scaled, n, plain, n, n, w);
         var result = new float[probe.Length];
         if (small)
-        {
-            // Ê_w = Ê · W (d×d).
-            Parallel.For(0, k, r =>
-            {
-                for (int j = 0; j < d; j++)
-                {
-                    double sum = 0;
-                    for (int i = 0; i < d; i++) sum += pd[r * d + i] * w[i * d + j];
-                    result[r * d + j] = (float)sum;
-                }
-            });
-        }
+            RowProducts.MultiplyParallel(probe, k, w, d, d, result);       // Ê·W (W symmetric)
         else
-        {
-            // Ê_w = W (k×k) · Ê.
-            Parallel.For(0, k, r =>
-            {
-                var acc = new double[d];
-                for (int i = 0; i < k; i++)
-                {
-                    double c = w[r * k + i];
-                    if (c == 0) continue;
-                    for (int j = 0; j < d; j++) acc[j] += c * pd[i * d + j];
-                }
-                for (int j = 0; j < d; j++) result[r * d + j] = (float)acc[j];
-            });
-        }
+            RowProducts.MultiplyParallel(w, k, transposed, d, k, result);  // W·Ê
         return result;
+    }
+
+    private static float[] Transpose(float[] m, int rows, int cols)
+    {
+        var t = new float[m.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) t[(long)c * rows + r] = m[(long)r * cols + c];
+        return t;
     }
 
     /// <summary>
@@ -391,15 +364,13 @@ public static class FingerprintExtractor
     {
         int n = rows.Length / d;
         var sig = new float[(long)n * anchors];
-        Parallel.For(0, n, r =>
+        RowProducts.MultiplyParallel(rows, n, probe, anchors, d, sig);
+        for (int r = 0; r < n; r++)
         {
-            var row = rows.AsSpan(r * d, d);
             var dst = sig.AsSpan(r * anchors, anchors);
-            for (int a = 0; a < anchors; a++)
-                dst[a] = TensorPrimitives.Dot(probe.AsSpan(a * d, d), row);
             float norm = TensorPrimitives.Norm(dst);
             if (norm > 0) TensorPrimitives.Divide(dst, norm, dst);
-        });
+        }
         return new RowGroup
         {
             Stack = shell.Stack, Layer = shell.Layer, Role = shell.Role, Expert = shell.Expert, TotalRows = shell.TotalRows,

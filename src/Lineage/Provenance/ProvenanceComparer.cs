@@ -222,6 +222,9 @@ public static class ProvenanceComparer
                 for (int r = 0; r < x.Count; r++) best[r] = (double.NegativeInfinity, -1, -1, 0);
                 var cos = new double[yb.Max(y => y.Count)];
                 var scratch = new double[cos.Length];
+                var xUsed = new float[rowsUsed.Length * n];
+                for (int u = 0; u < rowsUsed.Length; u++) x.Row(rowsUsed[u]).CopyTo(xUsed.AsSpan(u * n, n));
+                var products = new float[rowsUsed.Length * cos.Length];
                 int li = layersA.IndexOf(LayerLabel(x.Group));
                 foreach (int yi in candidates)
                 {
@@ -229,14 +232,16 @@ public static class ProvenanceComparer
                     int lj = layersB.IndexOf(LayerLabel(y.Group));
                     double am = Math.Sqrt(2 * Math.Log(Math.Max(2, y.Count)));
                     int local = 0;
-                    foreach (int r in rowsUsed)
+                    RowProducts.Multiply(xUsed, rowsUsed.Length, y.Signatures, y.Count, n, products.AsSpan(0, rowsUsed.Length * y.Count));
+                    for (int u = 0; u < rowsUsed.Length; u++)
                     {
-                        var row = x.Row(r);
+                        int r = rowsUsed[u];
+                        var rowCos = products.AsSpan(u * y.Count, y.Count);
                         double first = -1, second = -1;
                         int firstIndex = -1;
                         for (int c = 0; c < y.Count; c++)
                         {
-                            double v = TensorPrimitives.Dot(row, y.Row(c));
+                            double v = rowCos[c];
                             cos[c] = v;
                             double abs = Math.Abs(v);
                             if (abs > first) { second = first; first = abs; firstIndex = c; }
