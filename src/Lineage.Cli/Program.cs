@@ -21,6 +21,7 @@ public static class Program
                         3 nothing scannable, 4 usage.
             """);
         root.Subcommands.Add(InspectCommand.Create(context));
+        root.Subcommands.Add(ScanCommand.Create(context));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && !IsHelp(args))
