@@ -21,6 +21,7 @@ public sealed class Scanner
         new TemplateFileAnalyzer(),
         new YamlFileAnalyzer(),
         new PythonSourceAnalyzer(),
+        new RawWeightsAnalyzer(),
     ];
 
     private static readonly string[] VersionControlFolders = [".git", ".hg", ".svn"];
@@ -242,6 +243,15 @@ public sealed class Scanner
         using (source) Dispatch(source, path, null, context);
     }
 
+    /// <summary>Protocol 0/1 detection is a first-byte heuristic; text that pickle would reject at once is not a pickle.</summary>
+    private static bool PlausiblePickle(IByteSource source)
+    {
+        int n = (int)Math.Min(source.Length, 4096);
+        var head = new byte[n];
+        source.ReadExactly(0, head);
+        return head[0] == 0x80 || PickleSniffer.IsPlausible(head, truncated: source.Length > n);
+    }
+
     /// <summary>Detects the format of <paramref name="source"/> and runs the first analyzer that takes it.</summary>
     internal void Dispatch(IByteSource source, string path, string? entry, ScanContext context)
     {
@@ -251,6 +261,8 @@ public sealed class Scanner
         try
         {
             container = FormatDetector.Detect(source);
+            if (container == ContainerFormat.Pickle && !PlausiblePickle(source))
+                container = ContainerFormat.Unknown;
             if (container == ContainerFormat.Unknown)
                 (container, text) = TextSniffer.Sniff(source, fileName, Options.MaxTextBytes);
         }

@@ -88,19 +88,21 @@ internal static class YamlScalars
     /// <summary>Index of the ':' ending a mapping key (followed by space or end), outside quotes.</summary>
     private static int FindKeyColon(string s)
     {
-        char quote = '\0';
+        if (s.Length == 0 || s[0] is '{' or '[' or '|' or '>') return -1;
+        if (s[0] is '"' or '\'')
+        {
+            // A quoted key: the colon must follow its closing quote.
+            int close = FindClosingQuote(s[1..], s[0]);
+            if (close < 0) return -1;
+            int k = close + 2;
+            while (k < s.Length && s[k] == ' ') k++;
+            return k < s.Length && s[k] == ':' && (k + 1 == s.Length || s[k + 1] == ' ') ? k : -1;
+        }
         for (int k = 0; k < s.Length; k++)
         {
             char c = s[k];
-            if (quote != '\0')
-            {
-                if (c == quote) quote = '\0';
-                continue;
-            }
-            if (k == 0 && c is '"' or '\'') { quote = c; continue; }
             if (c == '#' && k > 0 && s[k - 1] == ' ') return -1;
             if (c == ':' && (k + 1 == s.Length || s[k + 1] == ' ')) return k;
-            if (k == 0 && c is '{' or '[' or '|' or '>') return -1;
         }
         return -1;
     }

@@ -90,7 +90,7 @@ public static class ChatTemplateAnalyzer
 
     private sealed class Run(string fullText, TemplateOrigin origin)
     {
-        private readonly HashSet<(string Rule, int Pos, string Key)> _seen = [];
+        private readonly HashSet<(string Rule, string Message)> _seen = [];
         private readonly HashSet<string> _constructedReported = new(StringComparer.Ordinal);
         private List<JinjaTag> _tags = [];
         private JinjaProgram _program = new();
@@ -360,8 +360,9 @@ public static class ChatTemplateAnalyzer
 
         public void Add(RuleDescriptor rule, int pos, string message)
         {
-            // One finding per rule and position: the tree and token passes see the same names.
-            if (!_seen.Add((rule.Id, pos, rule == ScanRules.JinjaSyntax ? "" : "")))
+            // One finding per rule and message: the tree and token passes see the same names, and repeated
+            // identical uses add nothing for a reviewer.
+            if (!_seen.Add((rule.Id, message)))
                 return;
             if (Findings.Count >= MaxFindings)
             {
