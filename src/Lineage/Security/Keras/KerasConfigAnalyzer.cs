@@ -90,6 +90,9 @@ public static class KerasConfigAnalyzer
                     Add(ScanRules.KerasRiskyOp, null, $"{label}: {where}: TFOpLambda calls tf.{op}", op);
             }
 
+            // A "module" key only names an import in a serialized object (one with a class_name); inside a
+            // Lambda's config it is the function's home module, reported with the Lambda.
+            if (className is null) return;
             if (module is not null)
             {
                 string name = className == "function" && config.ValueKind == JsonValueKind.String ? config.GetString()! : className ?? "";

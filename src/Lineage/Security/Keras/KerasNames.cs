@@ -64,7 +64,7 @@ internal static class KerasNames
         "SensitivityAtSpecificity", "SpecificityAtSensitivity", "LogCoshError", "PearsonCorrelation", "ConcordanceCorrelation",
         // dtype policies and Keras 3 serialization markers
         "DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy", "QuantizedFloat8DTypePolicy", "DTypePolicyMap", "Policy",
-        "__tuple__", "__tensor__", "__numpy__", "__bytes__", "__typespec__", "__ellipsis__", "__slice__", "__keras_tensor__",
+        "__tuple__", "__lambda__", "__tensor__", "__numpy__", "__bytes__", "__typespec__", "__ellipsis__", "__slice__", "__keras_tensor__",
         "TensorShape", "Functional>Functional",
     };
 

@@ -166,6 +166,11 @@ public sealed class CallablePolicy
             return new CallableDecision(CallableVerdict.Allowed, module, name, resolved, null, $"allowed by the {patternProfile} profile", patternProfile);
 
         var segments = resolved.Split('.');
+        if (MatchDeny(segments) is { } hit)
+        {
+            string how = hit.Offset == 0 ? $"matches {hit.Entry}" : $"reaches {hit.Entry} through {string.Join('.', segments.Take(hit.Offset))}";
+            return new CallableDecision(CallableVerdict.Dangerous, module, name, resolved, hit.Category, how);
+        }
         // Traversal through dunder attributes (object.__subclasses__, f.__globals__) reaches anything.
         int nameStart = module.Count(c => c == '.') + 1;
         foreach (var seg in segments.Skip(Math.Min(nameStart, segments.Length - 1)))
@@ -173,11 +178,6 @@ public sealed class CallablePolicy
                 return new CallableDecision(CallableVerdict.Dangerous, module, name, resolved, "attribute-traversal",
                     $"the qualified name walks through {seg}");
 
-        if (MatchDeny(segments) is { } hit)
-        {
-            string how = hit.Offset == 0 ? $"matches {hit.Entry}" : $"reaches {hit.Entry} through {string.Join('.', segments.Take(hit.Offset))}";
-            return new CallableDecision(CallableVerdict.Dangerous, module, name, resolved, hit.Category, how);
-        }
         return new CallableDecision(CallableVerdict.Unknown, module, name, resolved, null,
             $"{resolved} is in none of the enabled profiles ({string.Join(", ", _profiles.Order(StringComparer.Ordinal).Prepend("core"))})");
     }

@@ -91,7 +91,7 @@ public static class ChatTemplateAnalyzer
     private sealed class Run(string fullText, TemplateOrigin origin)
     {
         private readonly HashSet<(string Rule, string Message)> _seen = [];
-        private readonly HashSet<string> _constructedReported = new(StringComparer.Ordinal);
+        private readonly HashSet<int> _constructedReported = [];
         private List<JinjaTag> _tags = [];
         private JinjaProgram _program = new();
         private ConstantFolder _folder = new();
@@ -156,7 +156,7 @@ public static class ChatTemplateAnalyzer
                     Visit(gi.Target);
                     Visit(gi.Index);
                     if (gi.Index is not JSlice)
-                        foreach (var key in _folder.Strings(gi.Index))
+                        foreach (var key in Ordered(_folder.Strings(gi.Index)))
                             CheckAttribute(key, gi.Index.Pos, constructed: gi.Index is not JConst, subscript: true, nonAscii: false);
                     CheckConstruction(gi);
                     break;
@@ -249,7 +249,7 @@ public static class ChatTemplateAnalyzer
                 Add(ScanRules.JinjaDynamicAttribute, argument.Pos, $"{origin.Label}: {how} looks up an attribute by a computed name");
                 return;
             }
-            foreach (var name in names)
+            foreach (var name in Ordered(names))
                 CheckAttribute(name, argument.Pos, constructed: argument is not JConst, subscript: false, nonAscii: false);
         }
 
@@ -282,20 +282,24 @@ public static class ChatTemplateAnalyzer
             }
         }
 
+        /// <summary>One obfuscation finding per expression: the most telling candidate (dunders first, shortest first).</summary>
         private void AddConstructed(string name, int pos)
         {
-            if (!_constructedReported.Add(name)) return;
+            if (!_constructedReported.Add(pos)) return;
             Add(ScanRules.JinjaObfuscatedName, pos, $"{origin.Label}: builds the name '{PayloadDetector.Printable(name)}' from pieces");
         }
 
         /// <summary>A string-building expression whose value is a forbidden name is obfuscation wherever it is used.</summary>
         private void CheckConstruction(JNode node)
         {
-            foreach (var value in _folder.Strings(node))
+            foreach (var value in Ordered(_folder.Strings(node)))
                 if (PythonNames.IsDunder(value) || value.Length > 1 && value.StartsWith('_') && DangerousAttributes.Contains(value.TrimStart('_'))
                     || value is "__import__" or "__builtins__")
                     AddConstructed(value, node.Pos);
         }
+
+        private static IEnumerable<string> Ordered(IEnumerable<string> candidates) =>
+            candidates.OrderByDescending(PythonNames.IsDunder).ThenBy(c => c.Length).ThenBy(c => c, StringComparer.Ordinal);
 
         private void CheckFreeName(JName n)
         {
