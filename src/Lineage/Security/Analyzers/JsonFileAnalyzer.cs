@@ -91,10 +91,11 @@ internal sealed class JsonFileAnalyzer : IFormatAnalyzer
                     context.Report(ScanRules.CustomPipeline, "custom_pipelines: the config registers custom pipeline code", Offset("custom_pipelines"), evidence: Excerpt(cp));
             }
             if (root.ValueKind == JsonValueKind.Array) CheckSentenceTransformersModules(root);
-            Walk(root, "", null, 0, topKey: null);
+            Walk(root, "", null, 0, topKey: null, inData: false);
         }
 
-        private void Walk(JsonElement e, string path, string? key, int depth, string? topKey)
+        /// <summary>Walks everything; inside token/label data (<paramref name="inData"/>) strings are not inspected for payloads.</summary>
+        private void Walk(JsonElement e, string path, string? key, int depth, string? topKey, bool inData)
         {
             if (depth > MaxDepth) return;
             switch (e.ValueKind)
@@ -113,22 +114,22 @@ internal sealed class JsonFileAnalyzer : IFormatAnalyzer
                             context.Report(ScanRules.TrustRemoteCode, $"{childPath} is true", Offset(childTop));
                         if (p.Name == "_target_" && p.Value.ValueKind == JsonValueKind.String)
                             CheckTarget(p.Value.GetString()!, childPath, childTop);
-                        if (DataKeys.Contains(p.Name) || p.Name == "auto_map") continue;
-                        Walk(p.Value, childPath, p.Name, depth + 1, childTop);
+                        if (p.Name == "auto_map") continue;
+                        Walk(p.Value, childPath, p.Name, depth + 1, childTop, inData || DataKeys.Contains(p.Name));
                     }
                     break;
                 case JsonValueKind.Array:
                     int i = 0;
-                    foreach (var item in e.EnumerateArray()) Walk(item, $"{path}[{i++}]", key, depth + 1, topKey);
+                    foreach (var item in e.EnumerateArray()) Walk(item, $"{path}[{i++}]", key, depth + 1, topKey, inData);
                     break;
                 case JsonValueKind.String:
                     string value = e.GetString()!;
-                    if (LooksLikeTemplate(value))
+                    if (!inData && LooksLikeTemplate(value))
                     {
                         CheckTemplate(value, path, topKey, explicitTemplate: false);
                         break;
                     }
-                    if (_dataFile || ++_inspected > MaxStringsInspected || _payloadFindings >= 50) break;
+                    if (inData || _dataFile || ++_inspected > MaxStringsInspected || _payloadFindings >= 50) break;
                     foreach (var hit in PayloadDetector.Inspect(value, key))
                     {
                         _payloadFindings++;
