@@ -72,6 +72,14 @@ public sealed class FileReport(string path, string format)
     public List<Finding> Findings { get; } = [];
 
     public Severity? HighestSeverity => Findings.Count == 0 ? null : Findings.Max(f => f.Severity);
+
+    /// <summary>Orders findings worst first (stable: analyzer order within a severity).</summary>
+    internal void SortFindings()
+    {
+        var ordered = Findings.OrderByDescending(f => f.Severity).ToList();
+        Findings.Clear();
+        Findings.AddRange(ordered);
+    }
 }
 
 /// <summary>How a whole run ends; the CLI maps it to the exit codes of the brief.</summary>

@@ -82,6 +82,7 @@ public sealed class Scanner
         ArgumentNullException.ThrowIfNull(displayPath);
         var report = new FileReport(displayPath, "unknown") { Status = FileStatus.Skipped, Size = source.Length };
         Dispatch(source, displayPath, null, new ScanContext(this, report, null, 0));
+        report.SortFindings();
         return report;
     }
 
@@ -241,6 +242,7 @@ public sealed class Scanner
             return;
         }
         using (source) Dispatch(source, path, null, context);
+        report.SortFindings();
     }
 
     /// <summary>Protocol 0/1 detection is a first-byte heuristic; text that pickle would reject at once is not a pickle.</summary>
