@@ -67,7 +67,16 @@ internal sealed class JsonFileAnalyzer : IFormatAnalyzer
         using (doc)
         {
             var offsets = TopLevelOffsets(bytes);
-            new Run(target, context, offsets).Analyze(doc.RootElement);
+            try
+            {
+                new Run(target, context, offsets).Analyze(doc.RootElement);
+            }
+            catch (InvalidOperationException e)
+            {
+                // System.Text.Json validates string contents lazily: invalid UTF-8 surfaces here. Python's json
+                // refuses such files too.
+                throw new LineageException($"invalid JSON text: {e.Message}", target.Path, null, target.Entry);
+            }
         }
     }
 
@@ -270,9 +279,9 @@ internal sealed class JsonFileAnalyzer : IFormatAnalyzer
                 if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1)
                     result.TryAdd(reader.GetString()!, reader.TokenStartIndex);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            // Already parsed once; offsets are a convenience.
+            // Offsets are a convenience; the document itself is validated elsewhere.
         }
         return result;
     }

@@ -77,9 +77,9 @@ internal sealed class SafetensorsAnalyzer : IFormatAnalyzer
                 foreach (var p in meta.EnumerateObject())
                     if (p.Value.ValueKind == JsonValueKind.String) result.TryAdd(p.Name, p.Value.GetString()!);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            // Nothing readable: the header finding already fails the file.
+            // Nothing readable (bad JSON, invalid UTF-8): the header finding already fails the file.
         }
         return result;
     }

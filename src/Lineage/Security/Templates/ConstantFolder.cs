@@ -156,7 +156,7 @@ internal sealed class ConstantFolder
                 "capitalize" => t is string cs && cs.Length > 0 ? char.ToUpperInvariant(cs[0]) + cs[1..].ToLowerInvariant() : t as string,
                 "title" => t is string ts ? CultureInfo.InvariantCulture.TextInfo.ToTitleCase(ts.ToLowerInvariant()) : null,
                 "reverse" => t switch { string s => new string(s.Reverse().ToArray()), ListValue l => new ListValue([.. l.Items.Reverse()]), _ => null },
-                "replace" => t is string rs && Arg(0) is string from && Arg(1) is string to && from.Length > 0 ? Cap(rs.Replace(from, to, StringComparison.Ordinal)) : null,
+                "replace" => t is string rs && Arg(0) is string from && Arg(1) is string to && from.Length > 0 ? SafeReplace(rs, from, to) : null,
                 "trim" => (t as string)?.Trim(),
                 "string" or "safe" or "e" or "escape" or "forceescape" => Str(t),
                 "list" => t switch { string s => new ListValue([.. s.Select(c => (object)c.ToString())]), ListValue l => l, DictValue d => new ListValue([.. d.Keys]), _ => null },
@@ -206,7 +206,7 @@ internal sealed class ConstantFolder
                 ("strip", string s) => Arg(0) is string chars ? s.Trim(chars.ToCharArray()) : s.Trim(),
                 ("lstrip", string s) => Arg(0) is string chars ? s.TrimStart(chars.ToCharArray()) : s.TrimStart(),
                 ("rstrip", string s) => Arg(0) is string chars ? s.TrimEnd(chars.ToCharArray()) : s.TrimEnd(),
-                ("replace", string s) when Arg(0) is string from && Arg(1) is string to && from.Length > 0 => Cap(s.Replace(from, to, StringComparison.Ordinal)),
+                ("replace", string s) when Arg(0) is string from && Arg(1) is string to && from.Length > 0 => SafeReplace(s, from, to),
                 ("title", string s) => CultureInfo.InvariantCulture.TextInfo.ToTitleCase(s.ToLowerInvariant()),
                 ("capitalize", string s) => s.Length > 0 ? char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant() : s,
                 ("swapcase", string s) => new string(s.Select(c => char.IsUpper(c) ? char.ToLowerInvariant(c) : char.ToUpperInvariant(c)).ToArray()),
@@ -226,8 +226,8 @@ internal sealed class ConstantFolder
         ("+", long a, long b) => a + b,
         ("+", ListValue a, ListValue b) => new ListValue([.. a.Items, .. b.Items]),
         ("~", _, _) => Str(l) is { } sa && Str(r) is { } sb ? Cap(sa + sb) : null,
-        ("*", string a, long n) when n is >= 0 and <= 1024 => Cap(string.Concat(Enumerable.Repeat(a, (int)n))),
-        ("*", long n, string a) when n is >= 0 and <= 1024 => Cap(string.Concat(Enumerable.Repeat(a, (int)n))),
+        ("*", string a, long n) when n >= 0 && n * a.Length <= MaxStringLength => string.Concat(Enumerable.Repeat(a, (int)n)),
+        ("*", long n, string a) when n >= 0 && n * a.Length <= MaxStringLength => string.Concat(Enumerable.Repeat(a, (int)n)),
         ("*", long a, long b) => a * b,
         ("-", long a, long b) => a - b,
         ("//", long a, long b) when b != 0 => a / b,
@@ -294,8 +294,10 @@ internal sealed class ConstantFolder
 
     private static object? Join(object list, string sep) => list switch
     {
-        ListValue l when l.Items.All(i => i != Unknown) => Cap(string.Join(sep, l.Items.Select(Str))),
-        string s => Cap(string.Join(sep, s.Select(c => c.ToString()))),
+        // Length checked before building, so a long list of long strings cannot allocate much.
+        ListValue l when l.Items.All(i => i != Unknown)
+            && l.Items.Sum(i => (long)(Str(i)?.Length ?? 0) + sep.Length) <= MaxStringLength => string.Join(sep, l.Items.Select(Str)),
+        string s when (long)s.Length * (sep.Length + 1) <= MaxStringLength => string.Join(sep, s.Select(c => c.ToString())),
         DictValue d => Cap(string.Join(sep, d.Keys)),
         _ => null,
     };
@@ -395,6 +397,12 @@ internal sealed class ConstantFolder
         }
         return Cap(sb.ToString());
     }
+
+    /// <summary>str.replace, refusing results that could exceed the length cap before building them.</summary>
+    private static string? SafeReplace(string s, string from, string to) =>
+        to.Length > from.Length && (long)(s.Length / from.Length) * to.Length + s.Length > MaxStringLength
+            ? null
+            : Cap(s.Replace(from, to, StringComparison.Ordinal));
 
     private static string? Cap(string s) => s.Length > MaxStringLength ? null : s;
 
