@@ -32,7 +32,7 @@ internal sealed class KerasH5Analyzer : IFormatAnalyzer
             {
                 if (!file.AttributeExists(name)) continue;
                 var attribute = file.Attribute(name);
-                configs.Add((name, ReadText(attribute)));
+                configs.Add((name, ReadText(attribute) ?? throw new LineageException($"{name} attribute holds no text", target.Path, null, target.Entry)));
             }
         }
         catch (Exception e) when (e is not LineageException and not OutOfMemoryException)
@@ -51,7 +51,7 @@ internal sealed class KerasH5Analyzer : IFormatAnalyzer
     }
 
     /// <summary>Keras writes these attributes as (variable- or fixed-length) strings; older files as bytes.</summary>
-    private static string ReadText(IH5Attribute attribute)
+    private static string? ReadText(IH5Attribute attribute)
     {
         try
         {
@@ -60,7 +60,7 @@ internal sealed class KerasH5Analyzer : IFormatAnalyzer
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             var bytes = attribute.Read<byte[]>();
-            return System.Text.Encoding.UTF8.GetString(bytes).TrimEnd('\0');
+            return bytes is null ? null : System.Text.Encoding.UTF8.GetString(bytes).TrimEnd('\0');
         }
     }
 }
