@@ -46,11 +46,26 @@ public sealed class ScanContext
         if (_report.Status == FileStatus.Skipped) _report.Status = FileStatus.Scanned;
     }
 
-    /// <summary>Adds a finding; its entry is placed under the current archive member, if any.</summary>
+    /// <summary>
+    /// Adds a finding; its entry is placed under the current archive member, if any. A finding of an integrity
+    /// rule (unparseable, limit exceeded, no analyzer…) also fails the file closed, so analyzers that forward
+    /// findings from a helper (e.g. <see cref="Templates.ChatTemplateAnalyzer"/>) cannot make an incomplete scan look clean.
+    /// </summary>
     public void Report(Finding finding)
     {
         ArgumentNullException.ThrowIfNull(finding);
-        _report.Findings.Add(finding with { Entry = Join(_entryPrefix, finding.Entry) });
+        var placed = finding with { Entry = Join(_entryPrefix, finding.Entry) };
+        _report.Findings.Add(placed);
+        var rule = _scanner.FindRule(finding.Rule);
+        if (rule is not { Integrity: true }) return;
+        if (rule.Id == ScanRules.NoAnalyzer.Id)
+        {
+            if (_report.Status != FileStatus.Error) _report.Status = FileStatus.Unanalyzed;
+            _report.Note ??= placed.Entry is { } e ? $"{e}: {finding.Message}" : finding.Message;
+            return;
+        }
+        _report.Status = FileStatus.Error;
+        _report.Error ??= placed.Entry is { } entry ? $"{entry}: {finding.Message}" : finding.Message;
     }
 
     public void Report(RuleDescriptor rule, string message, long? offset = null, string? entry = null, string? evidence = null, Severity? severity = null)
@@ -71,13 +86,19 @@ public sealed class ScanContext
         _report.Error ??= Join(_entryPrefix, entry) is { } e ? $"{e}: {message}" : message;
     }
 
+    /// <summary>Adds several findings (see <see cref="Report(Finding)"/>).</summary>
+    public void ReportAll(IEnumerable<Finding> findings)
+    {
+        ArgumentNullException.ThrowIfNull(findings);
+        foreach (var f in findings) Report(f);
+    }
+
     /// <summary>Reports a member (or the file) in a recognised format that no analyzer covers yet.</summary>
     public void ReportUnanalyzed(string format, string? entry = null)
     {
         string where = Join(_entryPrefix, entry) is { } e ? $"member '{e}' is {format}" : $"{format}";
-        Report(ScanRules.NoAnalyzer, $"no analyzer for {format} yet: the content was not checked", null, entry);
-        if (_report.Status != FileStatus.Error) _report.Status = FileStatus.Unanalyzed;
         _report.Note ??= $"not analysed: {where} (no analyzer for this format yet)";
+        Report(ScanRules.NoAnalyzer, $"no analyzer for {format} yet: the content was not checked", null, entry);
     }
 
     /// <summary>

@@ -26,10 +26,14 @@ public sealed class Scanner
 
     private static readonly string[] VersionControlFolders = [".git", ".hg", ".svn"];
 
+    private readonly Dictionary<string, RuleDescriptor> _rulesById;
+
     public Scanner(ScanOptions? options = null)
     {
         Options = options ?? new ScanOptions();
         Analyzers = Options.Analyzers ?? DefaultAnalyzers;
+        Rules = [.. ScanRules.All.Concat(Analyzers.SelectMany(a => a.Rules)).DistinctBy(r => r.Id)];
+        _rulesById = Rules.ToDictionary(r => r.Id, StringComparer.Ordinal);
     }
 
     public ScanOptions Options { get; }
@@ -37,8 +41,9 @@ public sealed class Scanner
     public IReadOnlyList<IFormatAnalyzer> Analyzers { get; }
 
     /// <summary>Every rule this scanner's analyzers can report (the built-in catalogue plus plug-in rules).</summary>
-    public IReadOnlyList<RuleDescriptor> Rules =>
-        [.. ScanRules.All.Concat(Analyzers.SelectMany(a => a.Rules)).DistinctBy(r => r.Id)];
+    public IReadOnlyList<RuleDescriptor> Rules { get; }
+
+    internal RuleDescriptor? FindRule(string id) => _rulesById.GetValueOrDefault(id);
 
     /// <summary>Scans files and folders (recursively) with the given options.</summary>
     public static ScanReport Scan(IEnumerable<string> paths, ScanOptions? options = null) => new Scanner(options).Scan(paths);

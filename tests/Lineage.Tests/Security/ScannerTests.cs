@@ -258,6 +258,18 @@ public class ScannerTests
     }
 
     [Fact]
+    public void Integrity_findings_forwarded_by_an_analyzer_fail_the_file_closed()
+    {
+        using var dir = new TempDir();
+        string path = dir.Write("long.jinja", "{{ messages }}" + new string('x', 5000));
+        var report = Scanner.Scan([path], new ScanOptions { MaxTemplateChars = 1000 });
+        var file = report.Files.Single();
+        Assert.Equal(FileStatus.Error, file.Status);
+        Assert.Contains(file.Findings, f => f.Rule == "LIN-SCAN-006");
+        Assert.Equal(ScanOutcome.Error, report.Outcome(Severity.Critical));
+    }
+
+    [Fact]
     public void Every_rule_is_documented()
     {
         string doc = File.ReadAllText(Path.Combine(Corpus.RepoRoot, "docs", "scanner-rules.md"));

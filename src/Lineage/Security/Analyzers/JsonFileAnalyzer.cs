@@ -188,8 +188,7 @@ internal sealed class JsonFileAnalyzer : IFormatAnalyzer
             {
                 // A string that merely contains "{{" is not necessarily a template: do not call its syntax broken.
                 if (!explicitTemplate && f.Rule is "LIN-JINJA-009" or "LIN-JINJA-010") continue;
-                if (f.Rule == ScanRules.LimitExceeded.Id) context.ReportError(ScanRules.LimitExceeded, f.Message, f.Offset);
-                else context.Report(f);
+                context.Report(f);
             }
         }
 

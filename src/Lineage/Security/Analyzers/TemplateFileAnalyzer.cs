@@ -23,8 +23,7 @@ internal sealed class TemplateFileAnalyzer : IFormatAnalyzer
         var origin = new TemplateOrigin(target.FileName, i => file.ByteOffset(i));
         foreach (var f in ChatTemplateAnalyzer.Analyze(file.Text, origin, context.Options.MaxTemplateChars))
         {
-            if (f.Rule == ScanRules.LimitExceeded.Id) context.ReportError(ScanRules.LimitExceeded, f.Message, f.Offset);
-            else context.Report(f);
+            context.Report(f);
         }
     }
 }

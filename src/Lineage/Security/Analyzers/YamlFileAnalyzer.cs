@@ -31,8 +31,7 @@ internal sealed class YamlFileAnalyzer : IFormatAnalyzer
                 foreach (var f in ChatTemplateAnalyzer.Analyze(scalar.Value, TemplateOrigin.At(scalar.Path, offset), context.Options.MaxTemplateChars))
                 {
                     if (!templateKey && f.Rule is "LIN-JINJA-009" or "LIN-JINJA-010") continue;
-                    if (f.Rule == ScanRules.LimitExceeded.Id) context.ReportError(ScanRules.LimitExceeded, f.Message, f.Offset);
-                    else context.Report(f);
+                    context.Report(f);
                 }
                 if (templateKey) continue;
             }
