@@ -81,7 +81,7 @@ public static class ScanRules
 
     public static readonly RuleDescriptor JinjaRiskyGlobal = new("LIN-JINJA-004", "template-risky-global", Severity.Medium,
         "The template uses a global that exposes Python objects",
-        "cycler, joiner, lipsum, self, config, request, url_for, session and g are the usual footholds of escapes: their methods carry __globals__. Chat templates do not need them.");
+        "Attribute or item lookups on cycler, joiner, lipsum, self, config, request, url_for, session or g: these objects are the usual footholds of escapes (their methods carry __globals__). Calling joiner(\", \") as documented is not reported.");
 
     public static readonly RuleDescriptor JinjaObfuscatedName = new("LIN-JINJA-005", "template-obfuscated-name", Severity.Critical,
         "The template builds a forbidden name from pieces",

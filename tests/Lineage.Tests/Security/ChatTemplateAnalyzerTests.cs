@@ -276,6 +276,8 @@ public class ChatTemplateAnalyzerTests
         Assert.Empty(Analyze("{% set config = messages[0] %}{{ config.role }}"));
         Assert.Empty(Analyze("{% macro self_intro(self) %}{{ self }}{% endmacro %}"));
         Assert.Empty(Analyze("{{ message['role'] == 'system' }}{{ message.class }}{{ message['__'] }}"));
+        Assert.Empty(Analyze("{% set comma = joiner(', ') %}{% for m in messages %}{{ comma() }}{{ m.content }}{% endfor %}"));
+        Assert.Empty(Analyze("{% set rows = cycler('odd', 'even') %}{% for m in messages %}{{ rows.next() if false else m.role }}{% endfor %}"));
     }
 
     [Fact]

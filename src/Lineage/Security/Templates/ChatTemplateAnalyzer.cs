@@ -147,12 +147,14 @@ public static class ChatTemplateAnalyzer
                     foreach (var (k, v) in d.Pairs) { Visit(k); Visit(v); }
                     break;
                 case JGetAttr ga:
+                    CheckRiskyTarget(ga.Target);
                     CheckAttribute(ga.Attr, ga.Pos, constructed: false, subscript: false, ga.NonAscii);
                     if (ga.Target is JName { } owner && ModuleNames.Contains(owner.Id) && !_program.BoundNames.Contains(owner.Id))
                         Add(ScanRules.JinjaDangerousName, owner.Pos, $"{origin.Label}: uses module '{owner.Id}' ({owner.Id}.{ga.Attr})");
                     Visit(ga.Target);
                     break;
                 case JGetItem gi:
+                    CheckRiskyTarget(gi.Target);
                     Visit(gi.Target);
                     Visit(gi.Index);
                     if (gi.Index is not JSlice)
@@ -224,6 +226,7 @@ public static class ChatTemplateAnalyzer
 
             if (f.Name == "attr")
             {
+                if (f.Target is not null) CheckRiskyTarget(f.Target);
                 if (f.Args.Count > 0) CheckAttributeArgument(f.Args[0], "|attr()");
             }
             else if (AttributeFilters.Contains(f.Name))
@@ -298,6 +301,16 @@ public static class ChatTemplateAnalyzer
                     AddConstructed(value, node.Pos);
         }
 
+        /// <summary>
+        /// Globals such as cycler, joiner, lipsum, self, config and request are footholds only when something is
+        /// looked up on them (their methods carry __globals__); calling joiner(", ") as documented is fine.
+        /// </summary>
+        private void CheckRiskyTarget(JNode target)
+        {
+            if (target is JName n && RiskyGlobals.Contains(n.Id) && !_program.BoundNames.Contains(n.Id))
+                Add(ScanRules.JinjaRiskyGlobal, n.Pos, $"{origin.Label}: looks up attributes of the '{n.Id}' global");
+        }
+
         private static IEnumerable<string> Ordered(IEnumerable<string> candidates) =>
             candidates.OrderByDescending(PythonNames.IsDunder).ThenBy(c => c.Length).ThenBy(c => c, StringComparer.Ordinal);
 
@@ -309,8 +322,6 @@ public static class ChatTemplateAnalyzer
                 return;
             }
             if (_program.BoundNames.Contains(n.Id)) return;
-            if (RiskyGlobals.Contains(n.Id))
-                Add(ScanRules.JinjaRiskyGlobal, n.Pos, $"{origin.Label}: uses the '{n.Id}' global");
             if (n.NonAscii)
             {
                 string skeleton = PythonNames.Skeleton(n.Id);
