@@ -215,6 +215,9 @@ public class CallablePolicyTests
     [InlineData("builtins", "ev\u0430l")]      // Cyrillic а
     [InlineData("subprocess\u00A0", "Popen")]  // no-break space
     [InlineData("__builtin__", "g\u0435tattr")]
+    [InlineData("OS", "system")]
+    [InlineData("Subprocess", "Popen")]
+    [InlineData("BUILTINS", "eval")]
     public void Lookalike_and_odd_whitespace_spellings_of_dangerous_names_are_critical(string module, string name)
     {
         var d = Policy.Evaluate(module, name);

@@ -117,7 +117,13 @@ public sealed class CallablePolicy
         ArgumentNullException.ThrowIfNull(qualifiedName);
         if (!PythonNames.IsCanonicalDotted(module) || !PythonNames.IsCanonicalDotted(qualifiedName))
             return EvaluateNonCanonical(module, qualifiedName);
-        return EvaluateCanonical(module, qualifiedName);
+        var decision = EvaluateCanonical(module, qualifiedName);
+        // Case-insensitive file systems and hand-written resolvers make "OS" or "Subprocess" worth a second look.
+        string lower = module.ToLowerInvariant();
+        if (decision.Verdict == CallableVerdict.Unknown && lower != module && EvaluateCanonical(lower, qualifiedName) is { Verdict: CallableVerdict.Dangerous } folded)
+            return new CallableDecision(CallableVerdict.NonCanonical, module, qualifiedName, folded.Resolved, folded.Category,
+                $"module name differs only in case from {lower}, which is dangerous ({folded.Category})", LookalikeOf: folded.Resolved);
+        return decision;
     }
 
     /// <summary>Evaluates a single dotted path such as <c>os.system</c> (the last segment is taken as the name).</summary>
