@@ -72,7 +72,7 @@ public static class FingerprintExtractor
             if (view.LmHead is { } head && head.Rows == emb.Rows && head.Cols == d)
             {
                 var rows = ReadSorted(head, ids);
-                FoldGain(rows, ids.Length, d, ReadVector(view.FinalNorm, d));
+                FoldGain(rows, ids.Length, d, ReadVector(view.FinalNorm, d, view.NormGainOffset));
                 lmHead = Signatures(probe, rows, anchors.Length, d, new RowGroup
                 {
                     Stack = "", Layer = -1, Role = TensorRole.LmHead, TotalRows = head.Rows, RowIndices = ids, Signatures = [],
@@ -86,8 +86,8 @@ public static class FingerprintExtractor
         Mark("value samples");
         foreach (var layer in view.Layers)
         {
-            float[]? attnGain = ReadVector(layer.AttentionNorm, d);
-            float[]? mlpGain = ReadVector(layer.MlpNorm, d);
+            float[]? attnGain = ReadVector(layer.AttentionNorm, d, view.NormGainOffset);
+            float[]? mlpGain = ReadVector(layer.MlpNorm, d, view.NormGainOffset);
             if (attnGain is not null) norms.Add(new NormVector(layer.Stack, layer.Index, "attn", attnGain));
             if (mlpGain is not null) norms.Add(new NormVector(layer.Stack, layer.Index, "mlp", mlpGain));
             if (probe is null) continue;
@@ -268,8 +268,13 @@ public static class FingerprintExtractor
         return data;
     }
 
-    private static float[]? ReadVector(Models.Tensor? t, int d) =>
-        t is not null && t.ElementCount == d && t.DType.Info().CanDecode ? t.ReadAll() : null;
+    private static float[]? ReadVector(Models.Tensor? t, int d, float offset = 0)
+    {
+        if (t is null || t.ElementCount != d || !t.DType.Info().CanDecode) return null;
+        var values = t.ReadAll();
+        if (offset != 0) TensorPrimitives.Add(values, offset, values);
+        return values;
+    }
 
     internal static void NormalizeRows(float[] data, int rows, int d, NormKind kind)
     {

@@ -66,6 +66,12 @@ public sealed partial class CanonicalModel
 
     public NormKind NormKind { get; private set; }
 
+    /// <summary>
+    /// What the stored norm weight must be shifted by to give the gain the model multiplies with: Gemma's
+    /// Hugging Face checkpoints store w and compute x·(1 + w); llama.cpp adds the 1 when it converts to GGUF.
+    /// </summary>
+    public float NormGainOffset { get; private set; }
+
     /// <summary>Tensors the naming layer could not place (reported as evidence context, never silently used).</summary>
     public IReadOnlyList<string> Unmapped { get; private set; } = [];
 
@@ -169,6 +175,7 @@ public sealed partial class CanonicalModel
                 sawNormBias = true;
         view.NormKind = sawNormBias || config?.ModelType is "gpt2" or "bert" or "distilbert" or "gpt_neox" or "opt" or "roberta"
             ? NormKind.LayerNorm : NormKind.Rms;
+        view.NormGainOffset = config?.ModelType is { } type && type.StartsWith("gemma", StringComparison.OrdinalIgnoreCase) && !isGguf ? 1f : 0f;
         view.Layers = [.. layers.Values];
         view.Unmapped = unmapped;
         return view;
