@@ -9,10 +9,10 @@ namespace Lineage.Provenance;
 public sealed record FingerprintOptions
 {
     /// <summary>Anchors chosen by token text (bottom-k of text keys).</summary>
-    public int TextAnchors { get; init; } = 384;
+    public int TextAnchors { get; init; } = 256;
 
     /// <summary>Anchors chosen by token id (used when one side has no tokenizer).</summary>
-    public int IdAnchors { get; init; } = 128;
+    public int IdAnchors { get; init; } = 64;
 
     /// <summary>Values sampled per tensor for index-to-index comparison.</summary>
     public int ValuesPerTensor { get; init; } = 512;
@@ -21,7 +21,7 @@ public sealed record FingerprintOptions
     public long TransposeCheckLimit { get; init; } = 1 << 18;
 
     /// <summary>Rows sampled per matrix (all rows when the matrix has fewer).</summary>
-    public int RowsPerMatrix { get; init; } = 192;
+    public int RowsPerMatrix { get; init; } = 128;
 
     public int VocabularySketchSize { get; init; } = 1024;
 }
