@@ -23,6 +23,8 @@ public static class Program
         root.Subcommands.Add(InspectCommand.Create(context));
         root.Subcommands.Add(FingerprintCommand.Create(context));
         root.Subcommands.Add(CompareCommand.Create(context));
+        root.Subcommands.Add(IdentifyCommand.Create(context));
+        root.Subcommands.Add(DbCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(DevSignalsCommand.Create(context));
 
