@@ -27,6 +27,7 @@ public static class Program
         root.Subcommands.Add(DbCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(DevSignalsCommand.Create(context));
+        root.Subcommands.Add(DevCatalogCommand.Create(context));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && !IsHelp(args))
