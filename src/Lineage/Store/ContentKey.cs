@@ -140,6 +140,9 @@ public static class ContentKey
         return (fp, bytes, FingerprintSerializer.Id(bytes));
     }
 
+    /// <summary>The byte ranges (per file of the manifest, sorted) a sampled key's recorded range blob covers.</summary>
+    internal static List<(long Start, long End)>[]? DecodeRanges(byte[] ranges, int files) => RangeLog.Decode(ranges, files);
+
     /// <summary>Build identity of the fingerprint code: a new extractor never reuses an old cached fingerprint.</summary>
     internal static string ToolIdentity(FingerprintOptions options)
     {
