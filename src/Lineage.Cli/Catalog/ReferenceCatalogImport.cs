@@ -332,16 +332,27 @@ internal static partial class ReferenceCatalogImport
         TieEmbeddings = c.TieWordEmbeddings,
     };
 
-    /// <summary>Defect: some bundles state 0 layers (ChatGLM's config calls them num_layers); take them from another source of the same model shape.</summary>
+    /// <summary>
+    /// Defect: some bundles state 0 layers and 0 MLP width (ChatGLM's config calls them num_layers and
+    /// ffn_hidden_size); take them from another source's record of the same family and shape.
+    /// </summary>
     private static void FillLayersFromOtherSources(List<CatalogModel> models)
     {
         for (int i = 0; i < models.Count; i++)
         {
             var m = models[i];
             if (m.Layers > 0) continue;
-            var donor = models.FirstOrDefault(o => o.Layers > 0 && o.Family == m.Family && o.Hidden == m.Hidden && o.Vocab == m.Vocab && o.Intermediate == m.Intermediate);
-            if (donor is not null)
-                models[i] = m with { Layers = donor.Layers, Fixes = [.. m.Fixes, $"layers was 0; taken from {donor.Source} '{donor.Id}' (same family and shape)"] };
+            var donor = models.FirstOrDefault(o => o.Layers > 0 && o.Family == m.Family && o.Hidden == m.Hidden && o.Vocab == m.Vocab
+                && (m.Intermediate is null or 0 || o.Intermediate == m.Intermediate));
+            if (donor is null) continue;
+            var fixes = new List<string>(m.Fixes) { $"layers was 0; taken from {donor.Source} '{donor.Id}' (same family, width and vocabulary)" };
+            int? intermediate = m.Intermediate;
+            if (m.Intermediate is null or 0 && donor.Intermediate is > 0)
+            {
+                intermediate = donor.Intermediate;
+                fixes.Add($"intermediate size was 0; taken from {donor.Source} '{donor.Id}'");
+            }
+            models[i] = m with { Layers = donor.Layers, Intermediate = intermediate, Fixes = fixes };
         }
     }
 }

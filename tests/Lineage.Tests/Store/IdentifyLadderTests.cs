@@ -34,9 +34,9 @@ public sealed class LadderDatabase : IDisposable
 
     public string DbPath { get; } = "";
 
-    public CliResult? FirstBuild { get; }
+    internal CliResult? FirstBuild { get; }
 
-    public CliResult? SecondBuild { get; }
+    internal CliResult? SecondBuild { get; }
 
     public SqliteFingerprintStore? Store { get; }
 
