@@ -5,13 +5,14 @@ namespace Lineage.Benchmarks;
 /// <summary>
 /// Micro-benchmarks (BenchmarkDotNet): <c>dotnet run -c Release --project benchmarks/Lineage.Benchmarks -- --filter '*'</c>.
 /// Scale protocol: <c>dotnet run -c Release --project benchmarks/Lineage.Benchmarks -- scale --layout llama-8b [--sparse] [--dir D] [--keep]</c>.
-/// Both are described in docs/benchmarks.md.
+/// Identify at scale: <c>-- identify --entries 10000</c>. All are described in docs/benchmarks.md.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "scale") return Scale.ScaleBench.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "identify") return IdentifyBenchmark.Run(args);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

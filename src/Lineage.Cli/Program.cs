@@ -24,8 +24,11 @@ public static class Program
         root.Subcommands.Add(ScanCommand.Create(context));
         root.Subcommands.Add(FingerprintCommand.Create(context));
         root.Subcommands.Add(CompareCommand.Create(context));
+        root.Subcommands.Add(IdentifyCommand.Create(context));
+        root.Subcommands.Add(DbCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(DevSignalsCommand.Create(context));
+        root.Subcommands.Add(DevCatalogCommand.Create(context));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && !IsHelp(args))

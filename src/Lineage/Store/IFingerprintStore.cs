@@ -1,0 +1,149 @@
+using Lineage.Provenance;
+
+namespace Lineage.Store;
+
+/// <summary>One stored model: its user-given id, family, fingerprint (by content id) and index keys.</summary>
+public sealed record StoreEntry
+{
+    /// <summary>The user's name for the model; unique in a store.</summary>
+    public required string ModelId { get; init; }
+
+    public string? Family { get; init; }
+
+    /// <summary>SHA-256 of the serialized fingerprint (see <see cref="FingerprintSerializer.Id"/>).</summary>
+    public required string ContentId { get; init; }
+
+    /// <summary>Where the model was read from when it was added (informational).</summary>
+    public string? Source { get; init; }
+
+    /// <summary>Content key of the model's files when added from a model (null for imported fingerprints).</summary>
+    public string? ModelKey { get; init; }
+
+    public required IndexKeys Keys { get; init; }
+
+    public long FingerprintBytes { get; init; }
+
+    public DateTimeOffset Created { get; init; }
+}
+
+/// <summary>A pruning result: an entry whose keys agree with the query's, with its ranking sketch.</summary>
+public sealed record CandidateEntry(StoreEntry Entry, int SharedVocabularyKeys, int Affinity, WeightSketch Sketch);
+
+/// <summary>What to add: a fingerprint (with its exact serialized bytes) under a model id.</summary>
+public sealed record NewEntry
+{
+    public required string ModelId { get; init; }
+
+    public string? Family { get; init; }
+
+    public required Fingerprint Fingerprint { get; init; }
+
+    /// <summary>The serialized fingerprint; its SHA-256 becomes the content id.</summary>
+    public required byte[] Serialized { get; init; }
+
+    public string? Source { get; init; }
+
+    public string? ModelKey { get; init; }
+
+    /// <summary>Creation time to keep (imports); null = now.</summary>
+    public DateTimeOffset? Created { get; init; }
+}
+
+/// <summary>A cached content key of a model's files and the fingerprint computed from them.</summary>
+public sealed record CachedModelKey
+{
+    /// <summary>The full key (what an entry's <see cref="StoreEntry.ModelKey"/> holds).</summary>
+    public required string Key { get; init; }
+
+    /// <summary>The part computable without fingerprinting (for sampled keys: structure and tool); equals Key for full keys.</summary>
+    public required string LookupKey { get; init; }
+
+    /// <summary>Byte ranges a sampled key covers (see <see cref="ContentKey"/>); empty for full keys.</summary>
+    public byte[] Ranges { get; init; } = [];
+
+    public required string ContentId { get; init; }
+}
+
+/// <summary>What to do when an added model id already exists.</summary>
+public enum ConflictPolicy
+{
+    /// <summary>Fail (nothing is written).</summary>
+    Fail,
+
+    /// <summary>Replace the existing entry.</summary>
+    Replace,
+
+    /// <summary>Keep the existing entry and skip the new one.</summary>
+    Skip,
+}
+
+/// <summary>
+/// A fingerprint store. Semantics every backend (SQLite now, PostgreSQL later) must keep:
+/// <list type="bullet">
+/// <item>Every write is one transaction: an interrupted or failed write leaves no partial entry (an entry is
+/// visible only together with its fingerprint bytes and index keys), and a batch is all or nothing.</item>
+/// <item>Readers never see a half-written entry and are not blocked by a writer; writers serialise.</item>
+/// <item>Model ids are unique; fingerprints are stored once per content id and shared by entries and the
+/// content-key cache; a fingerprint no entry or cache row refers to is deleted with its last reference.</item>
+/// <item>The schema carries a version; a store migrates an older schema on first use, in a transaction, and
+/// refuses a newer one.</item>
+/// <item>Candidate pruning implements <see cref="IndexKeys.IsCandidate"/> and orders by
+/// <see cref="IndexKeys.Affinity"/> (highest first), using indexes, so it costs milliseconds at any size.</item>
+/// </list>
+/// Instances are safe to use from several threads.
+/// </summary>
+public interface IFingerprintStore : IDisposable
+{
+    /// <summary>Where the store lives (file path or connection description), for messages.</summary>
+    string Location { get; }
+
+    int Count { get; }
+
+    /// <summary>
+    /// Adds entries in one transaction (the sequence is consumed inside it, so a large import streams).
+    /// Returns the entries written (skipped ones are left out).
+    /// </summary>
+    IReadOnlyList<StoreEntry> Add(IEnumerable<NewEntry> entries, ConflictPolicy conflicts = ConflictPolicy.Fail);
+
+    bool Remove(string modelId);
+
+    StoreEntry? Find(string modelId);
+
+    /// <summary>All entries, ordered by model id.</summary>
+    IReadOnlyList<StoreEntry> List();
+
+    /// <summary>Entries added from a model whose files had this content key.</summary>
+    IReadOnlyList<StoreEntry> FindByModelKey(string modelKey);
+
+    /// <summary>The serialized fingerprint bytes of a content id, or null.</summary>
+    byte[]? ReadFingerprint(string contentId);
+
+    /// <summary>Entries whose keys make them candidates for <paramref name="query"/>, best affinity first.</summary>
+    IReadOnlyList<CandidateEntry> FindCandidates(IndexKeys query, int limit);
+
+    /// <summary>Cached content keys with this lookup key.</summary>
+    IReadOnlyList<CachedModelKey> FindCachedKeys(string lookupKey);
+
+    /// <summary>Caches a model content key with its fingerprint (one transaction).</summary>
+    void CacheKey(CachedModelKey key, byte[] serializedFingerprint);
+}
+
+public static class FingerprintStoreExtensions
+{
+    public static StoreEntry Add(this IFingerprintStore store, NewEntry entry, ConflictPolicy conflicts = ConflictPolicy.Fail)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var added = store.Add([entry], conflicts);
+        return added.Count > 0 ? added[0] : store.Find(entry.ModelId)!;
+    }
+
+    /// <summary>Loads and parses an entry's fingerprint.</summary>
+    public static Fingerprint LoadFingerprint(this IFingerprintStore store, StoreEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(entry);
+        var bytes = store.ReadFingerprint(entry.ContentId)
+            ?? throw new LineageException($"fingerprint {entry.ContentId} of '{entry.ModelId}' is missing", store.Location);
+        return FingerprintSerializer.Deserialize(bytes, $"{store.Location}#{entry.ModelId}");
+    }
+}

@@ -1,0 +1,490 @@
+using System.Globalization;
+using Lineage.Models.Canonical;
+using Lineage.Provenance;
+using Microsoft.Data.Sqlite;
+
+namespace Lineage.Store;
+
+/// <summary>
+/// The embedded fingerprint store: one SQLite file in WAL mode (readers never block the writer or each other),
+/// every write in one IMMEDIATE transaction (an interrupted writer leaves nothing partial: SQLite rolls the
+/// journal back on the next open), synchronous=FULL so a committed entry survives power loss, and a schema
+/// version table migrated on first use. Several processes may open one file; writers wait for each other
+/// (busy timeout) instead of failing.
+/// </summary>
+public sealed class SqliteFingerprintStore : IFingerprintStore
+{
+    /// <summary>"LNFP": marks a file as a Lineage fingerprint store (PRAGMA application_id).</summary>
+    private const int ApplicationId = 0x4C4E4650;
+
+    private const int BusyTimeoutMs = 30_000;
+
+    /// <summary>Schema migrations: index i upgrades version i to i + 1.</summary>
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE fingerprints (
+            content_id     TEXT PRIMARY KEY,
+            format_version INTEGER NOT NULL,
+            bytes          INTEGER NOT NULL,
+            data           BLOB NOT NULL
+        );
+        CREATE TABLE entries (
+            id          INTEGER PRIMARY KEY,
+            model_id    TEXT NOT NULL UNIQUE,
+            family      TEXT,
+            content_id  TEXT NOT NULL REFERENCES fingerprints(content_id),
+            source      TEXT,
+            model_key   TEXT,
+            vocab_hash  INTEGER,
+            vocab_size  INTEGER NOT NULL,
+            hidden      INTEGER NOT NULL,
+            layers      INTEGER NOT NULL,
+            model_type  TEXT,
+            norm_kind   TEXT NOT NULL,
+            arch_key    INTEGER NOT NULL,
+            sketch      BLOB,
+            created_utc TEXT NOT NULL
+        );
+        CREATE INDEX entries_vocab_hash ON entries(vocab_hash);
+        CREATE INDEX entries_hidden ON entries(hidden);
+        CREATE INDEX entries_vocab_size ON entries(vocab_size);
+        CREATE INDEX entries_arch_key ON entries(arch_key);
+        CREATE INDEX entries_model_key ON entries(model_key);
+        CREATE INDEX entries_content_id ON entries(content_id);
+        CREATE TABLE vocab_keys (
+            key   INTEGER NOT NULL,
+            entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            PRIMARY KEY (key, entry)
+        ) WITHOUT ROWID;
+        CREATE INDEX vocab_keys_entry ON vocab_keys(entry);
+        CREATE TABLE model_keys (
+            key         TEXT PRIMARY KEY,
+            lookup_key  TEXT NOT NULL,
+            ranges      BLOB NOT NULL,
+            content_id  TEXT NOT NULL REFERENCES fingerprints(content_id),
+            created_utc TEXT NOT NULL
+        );
+        CREATE INDEX model_keys_lookup ON model_keys(lookup_key);
+        CREATE INDEX model_keys_content_id ON model_keys(content_id);
+        """,
+    ];
+
+    public static int SchemaVersion => Migrations.Length;
+
+    private readonly SqliteConnection _connection;
+    private readonly Lock _gate = new();
+    private bool _disposed;
+
+    private SqliteFingerprintStore(string path, SqliteConnection connection)
+    {
+        Location = path;
+        _connection = connection;
+    }
+
+    public string Location { get; }
+
+    /// <summary>Test seam: called at named points inside write transactions (a throw simulates a crash there).</summary>
+    internal Action<string>? FaultPoint { get; set; }
+
+    /// <summary>
+    /// Opens a store file, creating it when <paramref name="create"/> is set, and migrates an older schema.
+    /// <paramref name="readOnly"/> opens without write access (identify and export on a shipped database).
+    /// </summary>
+    public static SqliteFingerprintStore Open(string path, bool create = true, bool readOnly = false)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string full = Path.GetFullPath(path);
+        if ((!create || readOnly) && !File.Exists(full))
+            throw new LineageException("no fingerprint database here (create one with 'lineage db add' or 'lineage db build')", full);
+        if (create && !readOnly) Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = full,
+            Mode = readOnly ? SqliteOpenMode.ReadOnly : create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
+            Pooling = false,
+            DefaultTimeout = BusyTimeoutMs / 1000,
+        };
+        var connection = new SqliteConnection(builder.ToString());
+        try
+        {
+            connection.Open();
+            var store = new SqliteFingerprintStore(full, connection);
+            store.Initialize(readOnly);
+            return store;
+        }
+        catch (SqliteException e)
+        {
+            connection.Dispose();
+            throw new LineageException($"cannot open fingerprint database: {e.Message}", full, inner: e);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private void Initialize(bool readOnly)
+    {
+        Execute($"PRAGMA busy_timeout = {BusyTimeoutMs}");
+        Execute("PRAGMA foreign_keys = ON");
+        Execute("PRAGMA synchronous = FULL");
+        if (IsCurrent()) return;
+        if (readOnly) throw new LineageException("the fingerprint database is empty or needs a schema upgrade; open it once with write access", Location);
+        // WAL is a property of the file, set once; it needs a writable directory for its -wal and -shm files.
+        Execute("PRAGMA journal_mode = WAL");
+        using var tx = _connection.BeginTransaction(deferred: false);
+        long appId = Scalar<long>("PRAGMA application_id", tx);
+        bool hasTables = Scalar<long>("SELECT count(*) FROM sqlite_master WHERE type = 'table'", tx) > 0;
+        if (appId != ApplicationId)
+        {
+            if (appId != 0 || hasTables)
+                throw new LineageException("this SQLite file is not a Lineage fingerprint database", Location);
+            Execute($"PRAGMA application_id = {ApplicationId}", tx);
+        }
+        Execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", tx);
+        long version = Scalar<long?>("SELECT max(version) FROM schema_version", tx) ?? 0;
+        if (version > Migrations.Length)
+            throw new LineageException($"fingerprint database schema version {version} is newer than this build supports ({Migrations.Length}); upgrade Lineage", Location);
+        for (long v = version; v < Migrations.Length; v++)
+        {
+            Execute(Migrations[v], tx);
+            Execute("DELETE FROM schema_version", tx);
+            Execute($"INSERT INTO schema_version (version) VALUES ({v + 1})", tx);
+        }
+        tx.Commit();
+    }
+
+    /// <summary>True when the file is a Lineage store at this build's schema version (a read, no lock held).</summary>
+    private bool IsCurrent()
+    {
+        if (Scalar<long>("PRAGMA application_id") != ApplicationId) return false;
+        if (Scalar<long>("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'") == 0) return false;
+        long version = Scalar<long?>("SELECT max(version) FROM schema_version") ?? 0;
+        if (version > Migrations.Length)
+            throw new LineageException($"fingerprint database schema version {version} is newer than this build supports ({Migrations.Length}); upgrade Lineage", Location);
+        return version == Migrations.Length;
+    }
+
+    public int Count
+    {
+        get
+        {
+            return Guard(() => (int)Scalar<long>("SELECT count(*) FROM entries"));
+        }
+    }
+
+    public IReadOnlyList<StoreEntry> Add(IEnumerable<NewEntry> entries, ConflictPolicy conflicts = ConflictPolicy.Fail)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var prepared = entries.Select(e =>
+        {
+            Validate(e);
+            return (Entry: e, ContentId: FingerprintSerializer.Id(e.Serialized), Keys: IndexKeys.From(e.Fingerprint), Sketch: WeightSketch.From(e.Fingerprint).ToBytes());
+        });
+        var written = new List<StoreEntry>();
+        Guard(() =>
+        {
+            using var tx = _connection.BeginTransaction(deferred: false);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (entry, contentId, keys, sketch) in prepared)
+            {
+                if (!seen.Add(entry.ModelId)) throw new LineageException($"model id '{entry.ModelId}' appears twice in one batch", Location);
+                long? existing = Scalar<long?>("SELECT id FROM entries WHERE model_id = $id", tx, ("$id", entry.ModelId));
+                string? oldContent = null;
+                if (existing is not null)
+                {
+                    if (conflicts == ConflictPolicy.Skip) continue;
+                    if (conflicts == ConflictPolicy.Fail) throw new LineageException($"model id '{entry.ModelId}' is already in the database (use --replace to overwrite)", Location);
+                    oldContent = Scalar<string>("SELECT content_id FROM entries WHERE id = $e", tx, ("$e", existing.Value));
+                    Execute("DELETE FROM entries WHERE id = $e", tx, ("$e", existing.Value));
+                }
+                PutFingerprint(tx, contentId, entry.Fingerprint.Version, entry.Serialized);
+                FaultPoint?.Invoke("after-fingerprint");
+                var created = entry.Created ?? DateTimeOffset.UtcNow;
+                long id = Scalar<long>("""
+                    INSERT INTO entries (model_id, family, content_id, source, model_key, vocab_hash, vocab_size, hidden, layers,
+                                         model_type, norm_kind, arch_key, sketch, created_utc)
+                    VALUES ($model_id, $family, $content_id, $source, $model_key, $vocab_hash, $vocab_size, $hidden, $layers,
+                            $model_type, $norm_kind, $arch_key, $sketch, $created)
+                    RETURNING id
+                    """, tx,
+                    ("$model_id", entry.ModelId), ("$family", entry.Family), ("$content_id", contentId), ("$source", entry.Source),
+                    ("$model_key", entry.ModelKey), ("$vocab_hash", keys.VocabularyHash is { } vh ? unchecked((long)vh) : null),
+                    ("$vocab_size", keys.VocabSize), ("$hidden", keys.Hidden), ("$layers", keys.Layers), ("$model_type", keys.ModelType),
+                    ("$norm_kind", keys.NormKind.ToString()), ("$arch_key", unchecked((long)keys.ArchitectureKey)), ("$sketch", sketch),
+                    ("$created", created.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)));
+                FaultPoint?.Invoke("after-entry");
+                foreach (ulong key in keys.VocabularyKeys.Distinct())
+                    Execute("INSERT INTO vocab_keys (key, entry) VALUES ($k, $e)", tx, ("$k", unchecked((long)key)), ("$e", id));
+                FaultPoint?.Invoke("after-keys");
+                if (oldContent is not null && oldContent != contentId) CollectFingerprint(tx, oldContent);
+                written.Add(new StoreEntry
+                {
+                    ModelId = entry.ModelId, Family = entry.Family, ContentId = contentId, Source = entry.Source, ModelKey = entry.ModelKey,
+                    Keys = keys, FingerprintBytes = entry.Serialized.Length, Created = created,
+                });
+            }
+            FaultPoint?.Invoke("before-commit");
+            tx.Commit();
+            return 0;
+        });
+        return written;
+    }
+
+    private void Validate(NewEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (string.IsNullOrWhiteSpace(entry.ModelId) || entry.ModelId.Length > 1024 || entry.ModelId.Any(char.IsControl))
+            throw new LineageException($"model id '{entry.ModelId}' is empty, too long or has control characters", Location);
+        if (entry.Family is { } f && (f.Length > 1024 || f.Any(char.IsControl)))
+            throw new LineageException("family name is too long or has control characters", Location);
+    }
+
+    private void PutFingerprint(SqliteTransaction tx, string contentId, int version, byte[] serialized)
+    {
+        Execute("""
+            INSERT INTO fingerprints (content_id, format_version, bytes, data) VALUES ($c, $v, $n, $d)
+            ON CONFLICT (content_id) DO NOTHING
+            """, tx, ("$c", contentId), ("$v", version), ("$n", serialized.Length), ("$d", serialized));
+    }
+
+    private void CollectFingerprint(SqliteTransaction tx, string contentId)
+    {
+        Execute("""
+            DELETE FROM fingerprints WHERE content_id = $c
+              AND NOT EXISTS (SELECT 1 FROM entries WHERE content_id = $c)
+              AND NOT EXISTS (SELECT 1 FROM model_keys WHERE content_id = $c)
+            """, tx, ("$c", contentId));
+    }
+
+    public bool Remove(string modelId)
+    {
+        ArgumentNullException.ThrowIfNull(modelId);
+        return Guard(() =>
+        {
+            using var tx = _connection.BeginTransaction(deferred: false);
+            string? content = Scalar<string?>("SELECT content_id FROM entries WHERE model_id = $id", tx, ("$id", modelId));
+            if (content is null) return false;
+            Execute("DELETE FROM entries WHERE model_id = $id", tx, ("$id", modelId));
+            FaultPoint?.Invoke("after-delete");
+            CollectFingerprint(tx, content);
+            tx.Commit();
+            return true;
+        });
+    }
+
+    private const string EntryColumns = "e.model_id, e.family, e.content_id, e.source, e.model_key, e.vocab_hash, e.vocab_size, e.hidden, e.layers, e.model_type, e.norm_kind, e.arch_key, e.created_utc, f.bytes, e.id";
+
+    public StoreEntry? Find(string modelId)
+    {
+        ArgumentNullException.ThrowIfNull(modelId);
+        return QueryEntries($"SELECT {EntryColumns} FROM entries e JOIN fingerprints f ON f.content_id = e.content_id WHERE e.model_id = $id", ("$id", modelId)).FirstOrDefault();
+    }
+
+    public IReadOnlyList<StoreEntry> List() =>
+        QueryEntries($"SELECT {EntryColumns} FROM entries e JOIN fingerprints f ON f.content_id = e.content_id ORDER BY e.model_id");
+
+    public IReadOnlyList<StoreEntry> FindByModelKey(string modelKey)
+    {
+        ArgumentNullException.ThrowIfNull(modelKey);
+        return QueryEntries($"SELECT {EntryColumns} FROM entries e JOIN fingerprints f ON f.content_id = e.content_id WHERE e.model_key = $k ORDER BY e.model_id", ("$k", modelKey));
+    }
+
+    private List<StoreEntry> QueryEntries(string sql, params (string Name, object? Value)[] parameters)
+    {
+        return Guard<List<StoreEntry>>(() =>
+        {
+            using var tx = _connection.BeginTransaction(deferred: true);
+            using var cmd = Command(sql, tx, parameters);
+            using var reader = cmd.ExecuteReader();
+            var rows = new List<(StoreEntry Entry, long Id)>();
+            while (reader.Read()) rows.Add((ReadEntry(reader, []), reader.GetInt64(14)));
+            reader.Close();
+            return [.. rows.Select(r => r.Entry with { Keys = r.Entry.Keys with { VocabularyKeys = VocabularyKeysOf(r.Id, tx) } })];
+        });
+    }
+
+    private ulong[] VocabularyKeysOf(long id, SqliteTransaction tx)
+    {
+        using var cmd = Command("SELECT key FROM vocab_keys WHERE entry = $e", tx, ("$e", id));
+        using var reader = cmd.ExecuteReader();
+        var keys = new List<ulong>();
+        while (reader.Read()) keys.Add(unchecked((ulong)reader.GetInt64(0)));
+        keys.Sort();
+        return [.. keys];
+    }
+
+    private static StoreEntry ReadEntry(SqliteDataReader r, ulong[] vocabularyKeys) => new()
+    {
+        ModelId = r.GetString(0),
+        Family = r.IsDBNull(1) ? null : r.GetString(1),
+        ContentId = r.GetString(2),
+        Source = r.IsDBNull(3) ? null : r.GetString(3),
+        ModelKey = r.IsDBNull(4) ? null : r.GetString(4),
+        Keys = new IndexKeys
+        {
+            VocabularyHash = r.IsDBNull(5) ? null : unchecked((ulong)r.GetInt64(5)),
+            VocabularyKeys = vocabularyKeys,
+            VocabSize = r.GetInt32(6),
+            Hidden = r.GetInt32(7),
+            Layers = r.GetInt32(8),
+            ModelType = r.IsDBNull(9) ? null : r.GetString(9),
+            NormKind = Enum.TryParse<NormKind>(r.GetString(10), out var nk) ? nk : NormKind.Unknown,
+            ArchitectureKey = unchecked((ulong)r.GetInt64(11)),
+        },
+        Created = DateTimeOffset.Parse(r.GetString(12), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal),
+        FingerprintBytes = r.GetInt64(13),
+    };
+
+    public byte[]? ReadFingerprint(string contentId)
+    {
+        ArgumentNullException.ThrowIfNull(contentId);
+        return Guard(() =>
+        {
+            using var cmd = Command("SELECT data FROM fingerprints WHERE content_id = $c", null, ("$c", contentId));
+            return cmd.ExecuteScalar() as byte[];
+        });
+    }
+
+    public IReadOnlyList<CandidateEntry> FindCandidates(IndexKeys query, int limit)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (limit <= 0) return [];
+        var keys = query.VocabularyKeys.Distinct().Take(IndexKeys.VocabularyKeyCount).Select(k => unchecked((long)k)).ToArray();
+        string keyList = keys.Length == 0 ? "NULL" : string.Join(", ", keys.Select((_, i) => "$k" + i.ToString(CultureInfo.InvariantCulture)));
+        // The predicate and the ordering are IndexKeys.IsCandidate and IndexKeys.Affinity, written in SQL so that
+        // each OR branch is served by an index (vocab_hash, vocab_keys primary key, hidden or vocab_size).
+        string archBranch = query.Hidden > 0 ? "e.hidden = $hidden" : "($vocab_size > 0 AND e.vocab_size = $vocab_size)";
+        string sql = $"""
+            WITH shared AS (
+                SELECT entry, count(*) AS n FROM vocab_keys WHERE key IN ({keyList}) GROUP BY entry
+            )
+            SELECT {EntryColumns}, coalesce(s.n, 0) AS shared_keys, e.sketch,
+                   coalesce(s.n, 0)
+                   + CASE WHEN $vocab_hash IS NOT NULL AND e.vocab_hash = $vocab_hash THEN 8 ELSE 0 END
+                   + CASE WHEN $hidden > 0 AND e.hidden = $hidden THEN 4 ELSE 0 END
+                   + CASE WHEN $layers > 0 AND e.layers = $layers THEN 2 ELSE 0 END
+                   + CASE WHEN $model_type IS NOT NULL AND e.model_type = $model_type THEN 1 ELSE 0 END
+                   + CASE WHEN $vocab_size > 0 AND e.vocab_size = $vocab_size THEN 1 ELSE 0 END AS affinity
+            FROM entries e
+            JOIN fingerprints f ON f.content_id = e.content_id
+            LEFT JOIN shared s ON s.entry = e.id
+            WHERE ($vocab_hash IS NOT NULL AND e.vocab_hash = $vocab_hash)
+               OR e.id IN (SELECT entry FROM shared WHERE n >= {IndexKeys.MinimumSharedVocabularyKeys})
+               OR {archBranch}
+            ORDER BY affinity DESC, e.model_id
+            LIMIT $limit
+            """;
+        var parameters = new List<(string, object?)>
+        {
+            ("$vocab_hash", query.VocabularyHash is { } vh ? unchecked((long)vh) : null), ("$hidden", query.Hidden),
+            ("$layers", query.Layers), ("$model_type", query.ModelType), ("$vocab_size", query.VocabSize), ("$limit", limit),
+        };
+        for (int i = 0; i < keys.Length; i++) parameters.Add(("$k" + i.ToString(CultureInfo.InvariantCulture), keys[i]));
+        return Guard(() =>
+        {
+            using var tx = _connection.BeginTransaction(deferred: true);
+            using var cmd = Command(sql, tx, [.. parameters]);
+            using var reader = cmd.ExecuteReader();
+            var result = new List<CandidateEntry>();
+            while (reader.Read())
+            {
+                var entry = ReadEntry(reader, []);
+                int shared = reader.GetInt32(15);
+                var sketch = reader.IsDBNull(16) ? WeightSketch.Parse([]) : WeightSketch.Parse((byte[])reader.GetValue(16));
+                result.Add(new CandidateEntry(entry, shared, reader.GetInt32(17), sketch));
+            }
+            return result;
+        });
+    }
+
+    public IReadOnlyList<CachedModelKey> FindCachedKeys(string lookupKey)
+    {
+        ArgumentNullException.ThrowIfNull(lookupKey);
+        return Guard(() =>
+        {
+            using var cmd = Command("SELECT key, lookup_key, ranges, content_id FROM model_keys WHERE lookup_key = $l ORDER BY created_utc DESC", null, ("$l", lookupKey));
+            using var reader = cmd.ExecuteReader();
+            var result = new List<CachedModelKey>();
+            while (reader.Read())
+                result.Add(new CachedModelKey { Key = reader.GetString(0), LookupKey = reader.GetString(1), Ranges = (byte[])reader.GetValue(2), ContentId = reader.GetString(3) });
+            return result;
+        });
+    }
+
+    public void CacheKey(CachedModelKey key, byte[] serializedFingerprint)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(serializedFingerprint);
+        string contentId = FingerprintSerializer.Id(serializedFingerprint);
+        if (contentId != key.ContentId) throw new ArgumentException("content id does not match the fingerprint bytes", nameof(key));
+        Guard(() =>
+        {
+            using var tx = _connection.BeginTransaction(deferred: false);
+            PutFingerprint(tx, contentId, Fingerprint.CurrentVersion, serializedFingerprint);
+            string? old = Scalar<string?>("SELECT content_id FROM model_keys WHERE key = $k", tx, ("$k", key.Key));
+            Execute("""
+                INSERT INTO model_keys (key, lookup_key, ranges, content_id, created_utc) VALUES ($k, $l, $r, $c, $t)
+                ON CONFLICT (key) DO UPDATE SET lookup_key = excluded.lookup_key, ranges = excluded.ranges,
+                    content_id = excluded.content_id, created_utc = excluded.created_utc
+                """, tx, ("$k", key.Key), ("$l", key.LookupKey), ("$r", key.Ranges), ("$c", contentId),
+                ("$t", DateTimeOffset.UtcNow.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)));
+            if (old is not null && old != contentId) CollectFingerprint(tx, old);
+            tx.Commit();
+            return 0;
+        });
+    }
+
+    /// <summary>Runs a body under the connection lock; SQLite failures become <see cref="LineageException"/>.</summary>
+    private T Guard<T>(Func<T> body)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            try
+            {
+                return body();
+            }
+            catch (SqliteException e)
+            {
+                throw new LineageException($"fingerprint database error: {e.Message}", Location, inner: e);
+            }
+        }
+    }
+
+    private SqliteCommand Command(string sql, SqliteTransaction? tx, params (string Name, object? Value)[] parameters)
+    {
+        var cmd = _connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.Transaction = tx;
+        foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return cmd;
+    }
+
+    private void Execute(string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] parameters)
+    {
+        using var cmd = Command(sql, tx, parameters);
+        cmd.ExecuteNonQuery();
+    }
+
+    private T Scalar<T>(string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] parameters)
+    {
+        using var cmd = Command(sql, tx, parameters);
+        object? value = cmd.ExecuteScalar();
+        if (value is null || value is DBNull) return default!;
+        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        return (T)Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _connection.Dispose();
+        }
+    }
+}
