@@ -94,7 +94,7 @@ public sealed record ModelFacts
 /// </summary>
 public sealed class Fingerprint
 {
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     public int Version { get; init; } = CurrentVersion;
 

@@ -376,6 +376,7 @@ public static class FingerprintExtractor
             float norm = TensorPrimitives.Norm(dst);
             if (norm > 0) TensorPrimitives.Divide(dst, norm, dst);
         }
+        FingerprintSerializer.RoundToStoredPrecision(sig, anchors);
         return new RowGroup
         {
             Stack = shell.Stack, Layer = shell.Layer, Role = shell.Role, Expert = shell.Expert, TotalRows = shell.TotalRows,
