@@ -161,6 +161,25 @@ public sealed class RemoteModelTests
         Assert.DoesNotContain(files.Requests, r => r.Path.Contains("passwd", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Files_inside_a_repository_are_addressed_by_path_and_an_ambiguous_gguf_folder_asks_for_one()
+    {
+        using var hub = new RangeServer();
+        hub.AddRepo("lineage-test/ladder", Corpus.Path("ladder"), Sha);
+        using (var local = ModelLoader.Open(Corpus.Path("ladder/A-quant-q8.gguf")))
+        using (var remote = RemoteModelLoader.Open("hf://lineage-test/ladder/A-quant-q8.gguf", Options(hub)))
+        {
+            Assert.Equal($"hf://lineage-test/ladder@{Sha}/A-quant-q8.gguf", remote.Path);
+            AssertSameModel(local, remote);
+        }
+        using (var local = ModelLoader.Open(Corpus.Path("ladder/A/model.safetensors")))
+        using (var remote = RemoteModelLoader.Open($"hf://lineage-test/ladder@{Sha}/A/model.safetensors", Options(hub)))
+            AssertSameModel(local, remote);
+        var e = Assert.Throws<LineageException>(() => RemoteModelLoader.Open("hf://lineage-test/ladder", Options(hub)));
+        Assert.Contains("GGUF files", e.Message, StringComparison.Ordinal);
+        Assert.Contains("A-quant-q8.gguf", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("hf://org/name", "org/name", null, null)]
     [InlineData("hf://org/name@v1.0", "org/name", "v1.0", null)]

@@ -32,6 +32,9 @@ internal sealed class ServerFaults
 
     /// <summary>Never answer (until the server is disposed or 10 s pass).</summary>
     public bool Stall { get; set; }
+
+    /// <summary>Delay before every answer, to emulate a network round trip (benchmarks).</summary>
+    public int LatencyMs { get; set; }
 }
 
 /// <summary>One request as the server saw it.</summary>
@@ -49,7 +52,6 @@ internal sealed class RangeServer : IDisposable
     private readonly ConcurrentDictionary<string, byte[]> _blobs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Folder, string Sha)> _repos = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _hits = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, byte[]> _fileCache = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<ServedRequest> _log = new();
     private readonly Task _loop;
 
@@ -168,6 +170,7 @@ internal sealed class RangeServer : IDisposable
         string? range = request.Headers["Range"];
         string? auth = request.Headers["Authorization"];
         int hit = _hits.AddOrUpdate(path, 1, (_, n) => n + 1);
+        if (Faults.LatencyMs > 0) await Task.Delay(Faults.LatencyMs, _stop.Token).ConfigureAwait(false);
 
         if (Faults.Stall)
         {
@@ -200,7 +203,7 @@ internal sealed class RangeServer : IDisposable
             return;
         }
 
-        byte[]? data = Content(path);
+        var data = Content(path);
         if (data is null)
         {
             _log.Enqueue(new ServedRequest(path, range, 404, auth));
@@ -231,21 +234,28 @@ internal sealed class RangeServer : IDisposable
         _log.Enqueue(new ServedRequest(path, range, 206, auth));
         response.StatusCode = 206;
         response.AddHeader("Content-Range", $"bytes {first}-{last}/{reportedSize}");
-        await WriteBody(response, data, (int)first, (int)(last - first + 1)).ConfigureAwait(false);
+        await WriteBody(response, data, first, last - first + 1).ConfigureAwait(false);
     }
 
-    private async Task WriteBody(HttpListenerResponse response, byte[] data, int offset, int count)
+    private async Task WriteBody(HttpListenerResponse response, Body data, long offset, long count)
     {
         response.ContentLength64 = count;
         var output = response.OutputStream;
-        if (Faults.DropAfterBytes >= 0 && count > Faults.DropAfterBytes)
+        long limit = Faults.DropAfterBytes >= 0 && count > Faults.DropAfterBytes ? Faults.DropAfterBytes : count;
+        var chunk = new byte[(int)Math.Min(1 << 20, Math.Max(1, limit))];
+        for (long done = 0; done < limit;)
         {
-            await output.WriteAsync(data.AsMemory(offset, Faults.DropAfterBytes), _stop.Token).ConfigureAwait(false);
+            int n = (int)Math.Min(chunk.Length, limit - done);
+            data.Read(offset + done, chunk.AsSpan(0, n));
+            await output.WriteAsync(chunk.AsMemory(0, n), _stop.Token).ConfigureAwait(false);
+            done += n;
+        }
+        if (limit < count)
+        {
             await output.FlushAsync(_stop.Token).ConfigureAwait(false);
             response.Abort();
             return;
         }
-        await output.WriteAsync(data.AsMemory(offset, count), _stop.Token).ConfigureAwait(false);
         response.Close();
     }
 
@@ -287,27 +297,42 @@ internal sealed class RangeServer : IDisposable
         return true;
     }
 
-    private byte[]? Content(string path)
+    private Body? Content(string path)
     {
         if (path.StartsWith("/blob/", StringComparison.Ordinal))
-            return _blobs.GetValueOrDefault(path["/blob/".Length..]);
+            return _blobs.TryGetValue(path["/blob/".Length..], out var blob) ? new Body(blob.Length, (offset, into) => blob.AsSpan((int)offset, into.Length).CopyTo(into)) : null;
         if (path.StartsWith("/files/", StringComparison.Ordinal) && FileRoot is not null)
-            return ReadUnder(FileRoot, path["/files/".Length..]);
+            return FileUnder(FileRoot, path["/files/".Length..]);
         if (path.StartsWith("/cdn/", StringComparison.Ordinal))
         {
             var parts = path["/cdn/".Length..].Split('/', 4);
             if (parts.Length == 4 && _repos.TryGetValue($"{parts[0]}/{parts[1]}", out var repo) && parts[2] == repo.Sha)
-                return ReadUnder(repo.Folder, parts[3]);
+                return FileUnder(repo.Folder, parts[3]);
         }
         return null;
     }
 
-    private byte[]? ReadUnder(string root, string relative)
+    /// <summary>A file served in place with positioned reads (corpus files are never copied, large files never loaded whole).</summary>
+    private static Body? FileUnder(string root, string relative)
     {
         string full = Path.GetFullPath(Path.Combine(root, relative));
         if (!full.StartsWith(Path.GetFullPath(root) + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(full)) return null;
-        return _fileCache.GetOrAdd(full, File.ReadAllBytes);
+        return new Body(new FileInfo(full).Length, (offset, into) =>
+        {
+            using var handle = File.OpenHandle(full);
+            int done = 0;
+            while (done < into.Length)
+            {
+                int n = RandomAccess.Read(handle, into[done..], offset + done);
+                if (n == 0) throw new IOException("file shrank while being served");
+                done += n;
+            }
+        });
     }
+
+    private delegate void ReadAt(long offset, Span<byte> into);
+
+    private sealed record Body(long Length, ReadAt Read);
 
     private static bool TryParseRange(string header, long length, out long first, out long last)
     {

@@ -114,6 +114,11 @@ public static class RemoteModelLoader
             var chosen = ModelLoader.WeightPreference
                 .Select(format => sources.Where((_, i) => formats[i] == format).ToList())
                 .FirstOrDefault(list => list.Count > 0) ?? [];
+            if (chosen.Count > 1 && chosen.Select(FormatDetector.Detect).First() == ContainerFormat.Gguf)
+            {
+                foreach (var source in sources) source.Dispose();
+                throw new LineageException($"the repository holds {chosen.Count} GGUF files ({string.Join(", ", chosen.Take(5).Select(c => FileNameOf(new Uri(c.Name).AbsolutePath)))}{(chosen.Count > 5 ? ", …" : "")}); name one: {modelPath}/FILE", modelPath);
+            }
             foreach (var unused in sources.Except(chosen))
             {
                 _counters.Add(unused);

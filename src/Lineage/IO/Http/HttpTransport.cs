@@ -66,7 +66,8 @@ internal static class HttpTransport
         Uri current = uri;
         for (int hop = 0; ; hop++)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, current);
+            // HTTP/2 where the server offers it (one connection multiplexes the parallel range requests).
+            using var request = new HttpRequestMessage(HttpMethod.Get, current) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionOrLower };
             if (range is not null) request.Headers.Range = range;
             // Ranges address the stored bytes; a compressed representation would make offsets meaningless.
             request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
