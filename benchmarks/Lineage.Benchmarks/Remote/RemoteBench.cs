@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Lineage.Benchmarks.Scale;
 using Lineage.Formats;
 using Lineage.Formats.Remote;
+using Lineage.IO.Http;
 using Lineage.Models;
 using Lineage.Provenance;
 using Lineage.Tests.Support;
@@ -16,7 +17,7 @@ namespace Lineage.Benchmarks.Remote;
 /// reports bytes handed to the readers, bytes that crossed the wire, requests, wall time, and whether the two
 /// fingerprints are identical (apart from their source field).
 /// <code>
-/// dotnet run -c Release --project benchmarks/Lineage.Benchmarks -- remote [--latency-ms 20] [--remote-only] PATH...
+/// dotnet run -c Release --project benchmarks/Lineage.Benchmarks -- remote [--latency-ms 20] [--parallel 16] [--remote-only] PATH...
 /// dotnet run -c Release --project benchmarks/Lineage.Benchmarks -- remote --layout llama-1b [--sparse] [--latency-ms 20]
 /// </code>
 /// </summary>
@@ -27,7 +28,8 @@ public static class RemoteBench
     public static int Run(string[] args)
     {
         int latency = int.Parse(Arg(args, "--latency-ms") ?? "0", CultureInfo.InvariantCulture);
-        var paths = Positional(args, "--latency-ms", "--layout", "--dir");
+        int parallel = int.Parse(Arg(args, "--parallel") ?? HttpRangeOptions.Default.MaxParallelRequests.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        var paths = Positional(args, "--latency-ms", "--layout", "--dir", "--parallel");
         string? generated = null;
         if (Arg(args, "--layout") is { } layoutName)
         {
@@ -39,17 +41,17 @@ public static class RemoteBench
         }
         if (paths.Count == 0)
         {
-            Console.Error.WriteLine("usage: remote [--latency-ms N] PATH... | remote --layout llama-1b|llama-3b|llama-8b [--sparse] [--dir D] [--latency-ms N]");
+            Console.Error.WriteLine("usage: remote [--latency-ms N] [--parallel N] [--remote-only] PATH... | remote --layout llama-1b|llama-3b|llama-8b [--sparse] [--dir D] [--latency-ms N]");
             return 4;
         }
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"simulated latency per request: {latency} ms"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"simulated latency per request: {latency} ms; parallel requests: {parallel}"));
         Console.WriteLine("model | file bytes | local s | remote s | handed out | transferred | transferred/file | transferred/handed | requests | identical");
         int failures = 0;
         foreach (var path in paths)
         {
             try
             {
-                if (!MeasureOne(Path.GetFullPath(path), latency, skipLocal: args.Contains("--remote-only"))) failures++;
+                if (!MeasureOne(Path.GetFullPath(path), latency, parallel, skipLocal: args.Contains("--remote-only"))) failures++;
             }
             catch (LineageException e)
             {
@@ -62,7 +64,7 @@ public static class RemoteBench
         return failures == 0 ? 0 : 1;
     }
 
-    private static bool MeasureOne(string path, int latency, bool skipLocal)
+    private static bool MeasureOne(string path, int latency, int parallel, bool skipLocal)
     {
         var clock = Stopwatch.StartNew();
         Fingerprint? localFp = null;
@@ -78,7 +80,7 @@ public static class RemoteBench
         using var server = new RangeServer(root, new ServerFaults { LatencyMs = latency });
         server.AddRepo("bench/model", root, Sha);
         string remotePath = folder ? "hf://bench/model" : server.FileUrl(Path.GetFileName(path));
-        var options = new RemoteOptions { HfEndpoint = new Uri(server.BaseUrl) };
+        var options = new RemoteOptions { HfEndpoint = new Uri(server.BaseUrl), Http = new HttpRangeOptions { MaxParallelRequests = parallel } };
 
         clock.Restart();
         Fingerprint remoteFp;

@@ -25,7 +25,7 @@ public sealed class HttpRangeOptions
     public int CoalesceBytes { get; init; } = 16 << 10;
 
     /// <summary>Concurrent requests for one read or prefetch batch.</summary>
-    public int MaxParallelRequests { get; init; } = 16;
+    public int MaxParallelRequests { get; init; } = 32;
 
     /// <summary>Consecutive failed attempts (no bytes received) before a read gives up.</summary>
     public int MaxAttempts { get; init; } = 6;
