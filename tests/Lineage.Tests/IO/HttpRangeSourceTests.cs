@@ -269,6 +269,16 @@ public sealed class HttpRangeSourceTests
     }
 
     [Fact]
+    public void Range_answer_for_other_bytes_is_refused()
+    {
+        using var server = new RangeServer(faults: new ServerFaults { WrongRangeStart = true });
+        string url = server.AddBlob("a.bin", Blob(100_000));
+        var e = Assert.Throws<LineageException>(() => HttpRangeSource.Open(url, Fast));
+        Assert.Equal(url, e.File);
+        Assert.Contains("answered bytes 1-", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Silent_server_times_out_instead_of_hanging()
     {
         using var server = new RangeServer(faults: new ServerFaults { Stall = true });

@@ -33,6 +33,9 @@ internal sealed class ServerFaults
     /// <summary>Never answer (until the server is disposed or 10 s pass).</summary>
     public bool Stall { get; set; }
 
+    /// <summary>Answer ranges with a Content-Range that starts one byte later than the bytes sent.</summary>
+    public bool WrongRangeStart { get; set; }
+
     /// <summary>Delay before every answer, to emulate a network round trip (benchmarks).</summary>
     public int LatencyMs { get; set; }
 }
@@ -233,7 +236,7 @@ internal sealed class RangeServer : IDisposable
         }
         _log.Enqueue(new ServedRequest(path, range, 206, auth));
         response.StatusCode = 206;
-        response.AddHeader("Content-Range", $"bytes {first}-{last}/{reportedSize}");
+        response.AddHeader("Content-Range", $"bytes {first + (Faults.WrongRangeStart ? 1 : 0)}-{last}/{reportedSize}");
         await WriteBody(response, data, first, last - first + 1).ConfigureAwait(false);
     }
 
