@@ -21,6 +21,7 @@ public static class Program
                         3 nothing scannable, 4 usage.
             """);
         root.Subcommands.Add(InspectCommand.Create(context));
+        root.Subcommands.Add(ScanCommand.Create(context));
         root.Subcommands.Add(FingerprintCommand.Create(context));
         root.Subcommands.Add(CompareCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));

@@ -147,11 +147,28 @@ public static class SyntheticCheckpoint
         int[]? colMap = null;
         if (disguised)
         {
+            // A function-preserving disguise: residual-stream permutation (columns of every reader and of the
+            // embeddings, rows of every writer, norm gains), key-value head permutation (with their query heads)
+            // and MLP neuron permutation, plus up·c / down÷c rescaling.
+            var residual = Permutation(layout.Hidden, seed, -1);
+            bool reader = name.Contains("q_proj", StringComparison.Ordinal) || name.Contains("k_proj", StringComparison.Ordinal)
+                || name.Contains("v_proj", StringComparison.Ordinal) || name.Contains("gate_proj", StringComparison.Ordinal) || name.Contains("up_proj", StringComparison.Ordinal);
+            if (reader) colMap = residual;
+            if (name.Contains("norm", StringComparison.Ordinal)) colMap = residual;
+            if (name.Contains("o_proj", StringComparison.Ordinal) || name.Contains("down_proj", StringComparison.Ordinal)) sourceRow = residual[r];
             if (name.Contains("gate_proj", StringComparison.Ordinal) || name.Contains("up_proj", StringComparison.Ordinal))
-                sourceRow = NeuronPermutation(layout, layer, seed)[r];
-            if (name.Contains("down_proj", StringComparison.Ordinal)) colMap = NeuronPermutation(layout, layer, seed);
+                sourceRow = Permutation(layout.Ffn, seed, layer)[r];
+            if (name.Contains("k_proj", StringComparison.Ordinal) || name.Contains("v_proj", StringComparison.Ordinal))
+                sourceRow = HeadRows(layout, seed, layer, kv: true)[r];
+            if (name.Contains("q_proj", StringComparison.Ordinal)) sourceRow = HeadRows(layout, seed, layer, kv: false)[r];
+            if (name.Contains("down_proj", StringComparison.Ordinal)) colMap = Permutation(layout.Ffn, seed, layer);
+            if (name.Contains("o_proj", StringComparison.Ordinal)) colMap = HeadRows(layout, seed, layer, kv: false);
             if (name.Contains("up_proj", StringComparison.Ordinal)) scale = 1.7f;
             if (name.Contains("down_proj", StringComparison.Ordinal)) scale = 1 / 1.7f;
+        }
+        else if (disguise == "permute-scale" && (name.Contains("embed", StringComparison.Ordinal) || name.Contains("lm_head", StringComparison.Ordinal) || name == "model.norm.weight"))
+        {
+            colMap = Permutation(layout.Hidden, seed, -1);
         }
         var rng = new SplitMix(Hash(seed, name, sourceRow));
         bool norm = name.Contains("norm", StringComparison.Ordinal);
@@ -165,16 +182,33 @@ public static class SyntheticCheckpoint
         }
     }
 
-    private static readonly Dictionary<(int, int), int[]> Permutations = [];
+    /// <summary>Row map for q (kv: false) or k/v (kv: true) that moves whole key-value groups and their query heads.</summary>
+    private static int[] HeadRows(Layout layout, int seed, int layer, bool kv)
+    {
+        var groups = Permutation(layout.KvHeads, seed, 1000 + layer);
+        int perGroup = layout.Heads / layout.KvHeads, hd = layout.HeadDim;
+        var map = new int[(kv ? layout.KvHeads : layout.Heads) * hd];
+        for (int g = 0; g < layout.KvHeads; g++)
+        {
+            if (kv)
+                for (int d = 0; d < hd; d++) map[g * hd + d] = groups[g] * hd + d;
+            else
+                for (int h = 0; h < perGroup; h++)
+                    for (int d = 0; d < hd; d++) map[(g * perGroup + h) * hd + d] = (groups[g] * perGroup + h) * hd + d;
+        }
+        return map;
+    }
 
-    private static int[] NeuronPermutation(Layout layout, int layer, int seed)
+    private static readonly Dictionary<(int, int, int), int[]> Permutations = [];
+
+    private static int[] Permutation(int n, int seed, int salt)
     {
         lock (Permutations)
         {
-            if (Permutations.TryGetValue((layer, seed), out var p)) return p;
-            p = Enumerable.Range(0, layout.Ffn).ToArray();
-            new Random(seed * 1000 + layer).Shuffle(p);
-            Permutations[(layer, seed)] = p;
+            if (Permutations.TryGetValue((n, seed, salt), out var p)) return p;
+            p = Enumerable.Range(0, n).ToArray();
+            new Random(seed * 7919 + salt).Shuffle(p);
+            Permutations[(n, seed, salt)] = p;
             return p;
         }
     }

@@ -43,8 +43,9 @@ public static class FormatDetector
         if (length == 0) return ContainerFormat.Empty;
         if (head.StartsWith("GGUF"u8)) return ContainerFormat.Gguf;
         if (head.StartsWith("PK\x03\x04"u8) || head.StartsWith("PK\x05\x06"u8)) return ContainerFormat.Zip;
-        if (head.StartsWith("\x93NUMPY"u8)) return ContainerFormat.Npy;
-        if (head.StartsWith("\x89HDF\r\n\x1a\n"u8)) return ContainerFormat.Hdf5;
+        // Byte arrays, not u8 literals: "\x93"u8 would be the two-byte UTF-8 encoding of U+0093.
+        if (head.StartsWith((ReadOnlySpan<byte>)[0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'])) return ContainerFormat.Npy;
+        if (head.StartsWith((ReadOnlySpan<byte>)[0x89, (byte)'H', (byte)'D', (byte)'F', 0x0D, 0x0A, 0x1A, 0x0A])) return ContainerFormat.Hdf5;
         if (head.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B])) return ContainerFormat.Gzip;
         if (head.StartsWith("BZh"u8) && head.Length > 3 && head[3] is >= (byte)'1' and <= (byte)'9') return ContainerFormat.Bzip2;
         if (head.StartsWith((ReadOnlySpan<byte>)[0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00])) return ContainerFormat.Xz;

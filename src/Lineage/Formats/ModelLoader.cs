@@ -1,9 +1,12 @@
 using System.Text.Json.Nodes;
 using Lineage.Formats.HuggingFace;
 using Lineage.Formats.Llama2c;
+using Lineage.Formats.Numpy;
 using Lineage.Formats.Onnx;
+using Lineage.Formats.PyTorch;
 using Lineage.Formats.Safetensors;
 using Lineage.IO;
+using Lineage.IO.Zip;
 using Lineage.Models;
 using Lineage.Tokenizers;
 
@@ -190,10 +193,22 @@ public static class ModelLoader
             ContainerFormat.Llama2c => Llama2cReader.Read(source),
             ContainerFormat.Gguf => Gguf.GgufReader.Read(source),
             ContainerFormat.Onnx => OnnxReader.Read(source, dir),
+            ContainerFormat.Zip => ReadZipPart(source),
+            ContainerFormat.Pickle => PyTorchReader.ReadPickle(source),
+            ContainerFormat.Npy => NpyReader.Read(source),
             ContainerFormat.Empty => throw new LineageException("empty file", source.Name, 0),
             ContainerFormat.Unknown => throw new LineageException("unrecognised model format", source.Name, 0),
             _ => throw new LineageException($"{format} weights cannot be read yet", source.Name, 0),
         };
+    }
+
+    /// <summary>A zip holds a PyTorch checkpoint (a data.pkl member) or NumPy arrays (.npy members).</summary>
+    private static ModelPart ReadZipPart(IByteSource source)
+    {
+        var zip = ZipReader.Open(source);
+        if (PyTorchReader.FindDataPickle(zip) is not null) return PyTorchReader.ReadZip(zip);
+        if (zip.Entries.Any(e => e.Name.EndsWith(".npy", StringComparison.Ordinal))) return NpyReader.ReadNpz(zip);
+        throw new LineageException("zip archive without model weights (no data.pkl and no .npy members)", source.Name, 0);
     }
 }
 

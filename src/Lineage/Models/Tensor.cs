@@ -45,6 +45,15 @@ public sealed class Tensor
 
     public TensorLocation Location { get; }
 
+    /// <summary>
+    /// True when the format says a 2-D weight is stored [in, out] (y = x·W), as ONNX MatMul operands are;
+    /// the canonical layer then transposes it instead of guessing from the shape.
+    /// </summary>
+    public bool InputMajor { get; init; }
+
+    /// <summary>A module name recovered from the graph for an anonymous tensor (e.g. ONNX "onnx::MatMul_12"), else null.</summary>
+    public string? ModuleName { get; init; }
+
     public long ElementCount { get; }
 
     /// <summary>Product of all dimensions but the last.</summary>

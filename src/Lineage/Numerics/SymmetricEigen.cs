@@ -18,14 +18,18 @@ public static class SymmetricEigen
         var v = (double[])a.Clone();
         var d = new double[n];
         var e = new double[n];
+        // The algorithm runs on the transposed eigenvector matrix so that its inner loops walk rows
+        // (contiguous memory) instead of columns; the input is symmetric, so it starts from the same array.
         Tridiagonalize(v, d, e, n);
         Diagonalize(v, d, e, n);
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++) (v[i * n + j], v[j * n + i]) = (v[j * n + i], v[i * n + j]);
         return (d, v);
     }
 
     private static void Tridiagonalize(double[] v, double[] d, double[] e, int n)
     {
-        for (int j = 0; j < n; j++) d[j] = v[(n - 1) * n + j];
+        for (int j = 0; j < n; j++) d[j] = v[j * n + (n - 1)];
         for (int i = n - 1; i > 0; i--)
         {
             double scale = 0, h = 0;
@@ -35,9 +39,9 @@ public static class SymmetricEigen
                 e[i] = d[i - 1];
                 for (int j = 0; j < i; j++)
                 {
-                    d[j] = v[(i - 1) * n + j];
-                    v[i * n + j] = 0;
+                    d[j] = v[j * n + (i - 1)];
                     v[j * n + i] = 0;
+                    v[i * n + j] = 0;
                 }
             }
             else
@@ -57,12 +61,12 @@ public static class SymmetricEigen
                 for (int j = 0; j < i; j++)
                 {
                     f = d[j];
-                    v[j * n + i] = f;
+                    v[i * n + j] = f;
                     g = e[j] + v[j * n + j] * f;
                     for (int k = j + 1; k <= i - 1; k++)
                     {
-                        g += v[k * n + j] * d[k];
-                        e[k] += v[k * n + j] * f;
+                        g += v[j * n + k] * d[k];
+                        e[k] += v[j * n + k] * f;
                     }
                     e[j] = g;
                 }
@@ -78,36 +82,36 @@ public static class SymmetricEigen
                 {
                     f = d[j];
                     g = e[j];
-                    for (int k = j; k <= i - 1; k++) v[k * n + j] -= f * e[k] + g * d[k];
-                    d[j] = v[(i - 1) * n + j];
-                    v[i * n + j] = 0;
+                    for (int k = j; k <= i - 1; k++) v[j * n + k] -= f * e[k] + g * d[k];
+                    d[j] = v[j * n + (i - 1)];
+                    v[j * n + i] = 0;
                 }
             }
             d[i] = h;
         }
         for (int i = 0; i < n - 1; i++)
         {
-            v[(n - 1) * n + i] = v[i * n + i];
+            v[i * n + (n - 1)] = v[i * n + i];
             v[i * n + i] = 1;
             double h = d[i + 1];
             if (h != 0)
             {
-                for (int k = 0; k <= i; k++) d[k] = v[k * n + i + 1] / h;
+                for (int k = 0; k <= i; k++) d[k] = v[(i + 1) * n + k] / h;
                 for (int j = 0; j <= i; j++)
                 {
                     double g = 0;
-                    for (int k = 0; k <= i; k++) g += v[k * n + i + 1] * v[k * n + j];
-                    for (int k = 0; k <= i; k++) v[k * n + j] -= g * d[k];
+                    for (int k = 0; k <= i; k++) g += v[(i + 1) * n + k] * v[j * n + k];
+                    for (int k = 0; k <= i; k++) v[j * n + k] -= g * d[k];
                 }
             }
-            for (int k = 0; k <= i; k++) v[k * n + i + 1] = 0;
+            for (int k = 0; k <= i; k++) v[(i + 1) * n + k] = 0;
         }
         for (int j = 0; j < n; j++)
         {
-            d[j] = v[(n - 1) * n + j];
-            v[(n - 1) * n + j] = 0;
+            d[j] = v[j * n + (n - 1)];
+            v[j * n + (n - 1)] = 0;
         }
-        v[(n - 1) * n + n - 1] = 1;
+        v[(n - 1) * n + (n - 1)] = 1;
         e[0] = 0;
     }
 
@@ -161,9 +165,9 @@ public static class SymmetricEigen
                         d[i + 1] = h + s * (c * g + s * d[i]);
                         for (int k = 0; k < n; k++)
                         {
-                            h = v[k * n + i + 1];
-                            v[k * n + i + 1] = s * v[k * n + i] + c * h;
-                            v[k * n + i] = c * v[k * n + i] - s * h;
+                            h = v[(i + 1) * n + k];
+                            v[(i + 1) * n + k] = s * v[i * n + k] + c * h;
+                            v[i * n + k] = c * v[i * n + k] - s * h;
                         }
                     }
                     p = -s * s2 * c3 * el1 * e[l] / dl1;
@@ -186,7 +190,7 @@ public static class SymmetricEigen
             {
                 d[k] = d[i];
                 d[i] = p;
-                for (int j = 0; j < n; j++) (v[j * n + i], v[j * n + k]) = (v[j * n + k], v[j * n + i]);
+                for (int j = 0; j < n; j++) (v[i * n + j], v[k * n + j]) = (v[k * n + j], v[i * n + j]);
             }
         }
     }

@@ -13,8 +13,8 @@ public sealed record CategoryStats(int N, double Accuracy);
 public sealed record BenchReport(
     int Pairs,
     double Auc,
-    double TprAtFpr1Pct,
-    double TprAtFpr01Pct,
+    [property: System.Text.Json.Serialization.JsonPropertyName("tpr_at_fpr_1pct")] double TprAtFpr1Pct,
+    [property: System.Text.Json.Serialization.JsonPropertyName("tpr_at_fpr_0_1pct")] double TprAtFpr01Pct,
     double Accuracy,
     double FalsePositiveRate,
     IReadOnlyDictionary<string, CategoryStats> Categories,

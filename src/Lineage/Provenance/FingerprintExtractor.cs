@@ -9,19 +9,19 @@ namespace Lineage.Provenance;
 public sealed record FingerprintOptions
 {
     /// <summary>Anchors chosen by token text (bottom-k of text keys).</summary>
-    public int TextAnchors { get; init; } = 384;
+    public int TextAnchors { get; init; } = 256;
 
     /// <summary>Anchors chosen by token id (used when one side has no tokenizer).</summary>
-    public int IdAnchors { get; init; } = 128;
+    public int IdAnchors { get; init; } = 64;
 
     /// <summary>Values sampled per tensor for index-to-index comparison.</summary>
     public int ValuesPerTensor { get; init; } = 512;
 
     /// <summary>Matrices up to this many elements are also sampled under the transposed-store hypothesis.</summary>
-    public long TransposeCheckLimit { get; init; } = 1 << 22;
+    public long TransposeCheckLimit { get; init; } = 1 << 18;
 
     /// <summary>Rows sampled per matrix (all rows when the matrix has fewer).</summary>
-    public int RowsPerMatrix { get; init; } = 192;
+    public int RowsPerMatrix { get; init; } = 128;
 
     public int VocabularySketchSize { get; init; } = 1024;
 }
@@ -33,6 +33,12 @@ public static class FingerprintExtractor
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new FingerprintOptions();
+        var timing = Environment.GetEnvironmentVariable("LINEAGE_TIMING") == "1" ? System.Diagnostics.Stopwatch.StartNew() : null;
+        void Mark(string what)
+        {
+            if (timing is null) return;
+            Console.Error.WriteLine($"  [{timing.Elapsed.TotalMilliseconds,8:F0} ms] {what}");
+        }
         var view = CanonicalModel.Build(model);
         long before = model.BytesRead;
         var tokenizer = model.Tokenizer;
@@ -40,6 +46,7 @@ public static class FingerprintExtractor
         ulong[]? textKeys = tokenizer is not null && vocab > 0 ? TokenKeys.ForVocabulary(tokenizer) : null;
 
         var anchors = ChooseAnchors(textKeys, vocab, options);
+        Mark("anchors");
         RowGroup? embedding = null;
         RowGroup? lmHead = null;
         var groups = new List<RowGroup>();
@@ -55,7 +62,9 @@ public static class FingerprintExtractor
             NormalizeRows(probe, ids.Length, d, view.NormKind);
             CenterColumns(probe, ids.Length, d);
             var gramProbe = probe;
+            Mark("probe read");
             probe = Whiten(probe, ids.Length, d);
+            Mark("whitened");
             embedding = Signatures(gramProbe, gramProbe, anchors.Length, d, new RowGroup
             {
                 Stack = "", Layer = -1, Role = TensorRole.TokenEmbedding, TotalRows = emb.Rows, RowIndices = ids, Signatures = [],
@@ -63,7 +72,7 @@ public static class FingerprintExtractor
             if (view.LmHead is { } head && head.Rows == emb.Rows && head.Cols == d)
             {
                 var rows = ReadSorted(head, ids);
-                FoldGain(rows, ids.Length, d, ReadVector(view.FinalNorm, d));
+                FoldGain(rows, ids.Length, d, ReadVector(view.FinalNorm, d, view.NormGainOffset));
                 lmHead = Signatures(probe, rows, anchors.Length, d, new RowGroup
                 {
                     Stack = "", Layer = -1, Role = TensorRole.LmHead, TotalRows = head.Rows, RowIndices = ids, Signatures = [],
@@ -72,11 +81,13 @@ public static class FingerprintExtractor
         }
 
         if (view.FinalNorm is { } fn && fn.ElementCount == d) norms.Add(new NormVector("", -1, "final", fn.ReadAll()));
+        Mark("embedding + lm_head signatures");
         samples.AddRange(SampleValues(view, options));
+        Mark("value samples");
         foreach (var layer in view.Layers)
         {
-            float[]? attnGain = ReadVector(layer.AttentionNorm, d);
-            float[]? mlpGain = ReadVector(layer.MlpNorm, d);
+            float[]? attnGain = ReadVector(layer.AttentionNorm, d, view.NormGainOffset);
+            float[]? mlpGain = ReadVector(layer.MlpNorm, d, view.NormGainOffset);
             if (attnGain is not null) norms.Add(new NormVector(layer.Stack, layer.Index, "attn", attnGain));
             if (mlpGain is not null) norms.Add(new NormVector(layer.Stack, layer.Index, "mlp", mlpGain));
             if (probe is null) continue;
@@ -99,6 +110,7 @@ public static class FingerprintExtractor
             }
         }
 
+        Mark("row signatures");
         var facts = new ModelFacts
         {
             ModelType = model.Config?.ModelType,
@@ -177,8 +189,13 @@ public static class FingerprintExtractor
         if (view.LmHead is { } h) matrices.Add(("lm_head", h));
         foreach (var layer in view.Layers)
             foreach (var (role, list) in layer.Matrices)
-                foreach (var m in list)
-                    matrices.Add(($"{layer.Label}.{role.ShortName()}{(m.Expert >= 0 ? $"[e{m.Expert}]" : "")}", m));
+                for (int i = 0; i < list.Count; i++)
+                {
+                    var m = list[i];
+                    // Several matrices of one role in a layer that are not experts (e.g. cross-attention) get an ordinal.
+                    string suffix = m.Expert >= 0 ? $"[e{m.Expert}]" : i > 0 ? $"#{i}" : "";
+                    matrices.Add(($"{layer.Label}.{role.ShortName()}{suffix}", m));
+                }
         foreach (var (key, m) in matrices)
         {
             if (!MatrixRef.CanRead(m.Tensor) || m.Rows == 0 || m.Cols == 0) continue;
@@ -251,8 +268,13 @@ public static class FingerprintExtractor
         return data;
     }
 
-    private static float[]? ReadVector(Models.Tensor? t, int d) =>
-        t is not null && t.ElementCount == d && t.DType.Info().CanDecode ? t.ReadAll() : null;
+    private static float[]? ReadVector(Models.Tensor? t, int d, float offset = 0)
+    {
+        if (t is null || t.ElementCount != d || !t.DType.Info().CanDecode) return null;
+        var values = t.ReadAll();
+        if (offset != 0) TensorPrimitives.Add(values, offset, values);
+        return values;
+    }
 
     internal static void NormalizeRows(float[] data, int rows, int d, NormKind kind)
     {
@@ -280,67 +302,40 @@ public static class FingerprintExtractor
     {
         bool small = d <= k;
         int n = small ? d : k;
-        // Gram on the smaller side, in double.
-        var gram = new double[n * n];
-        var pd = Array.ConvertAll(probe, x => (double)x);
-        Parallel.For(0, n, i =>
-        {
-            for (int j = 0; j <= i; j++)
-            {
-                double sum = 0;
-                if (small)
-                    for (int r = 0; r < k; r++) sum += pd[r * d + i] * pd[r * d + j];
-                else
-                    sum = TensorPrimitives.Dot(pd.AsSpan(i * d, d), pd.AsSpan(j * d, d));
-                gram[i * n + j] = sum;
-                gram[j * n + i] = sum;
-            }
-        });
+        // Gram on the smaller side: ÊᵀÊ (d×d) or ÊÊᵀ (k×k).
+        var transposed = Transpose(probe, k, d);
+        var gramF = new float[n * n];
+        if (small) RowProducts.MultiplyParallel(transposed, d, transposed, d, k, gramF);
+        else RowProducts.MultiplyParallel(probe, k, probe, k, d, gramF);
+        var gram = Array.ConvertAll(gramF, x => (double)x);
         var (values, vectors) = SymmetricEigen.Decompose(gram, n);
         double max = values.Length == 0 ? 0 : values[^1];
         // W = V·Λ^(-1/2)·Vᵀ over the non-negligible spectrum.
-        var w = new double[n * n];
-        for (int c = 0; c < n; c++)
-        {
-            if (values[c] <= max * 1e-6) continue;
-            double s = 1 / Math.Sqrt(values[c]);
-            for (int i = 0; i < n; i++)
+        var scaled = new float[n * n];
+        var plain = new float[n * n];
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < n; c++)
             {
-                double vi = vectors[i * n + c] * s;
-                if (vi == 0) continue;
-                for (int j = 0; j < n; j++) w[i * n + j] += vi * vectors[j * n + c];
+                double v = vectors[i * n + c];
+                plain[i * n + c] = (float)v;
+                scaled[i * n + c] = values[c] > max * 1e-6 ? (float)(v / Math.Sqrt(values[c])) : 0f;
             }
-        }
+        var w = new float[n * n];
+        RowProducts.MultiplyParallel(scaled, n, plain, n, n, w);
         var result = new float[probe.Length];
         if (small)
-        {
-            // Ê_w = Ê · W (d×d).
-            Parallel.For(0, k, r =>
-            {
-                for (int j = 0; j < d; j++)
-                {
-                    double sum = 0;
-                    for (int i = 0; i < d; i++) sum += pd[r * d + i] * w[i * d + j];
-                    result[r * d + j] = (float)sum;
-                }
-            });
-        }
+            RowProducts.MultiplyParallel(probe, k, w, d, d, result);       // Ê·W (W symmetric)
         else
-        {
-            // Ê_w = W (k×k) · Ê.
-            Parallel.For(0, k, r =>
-            {
-                var acc = new double[d];
-                for (int i = 0; i < k; i++)
-                {
-                    double c = w[r * k + i];
-                    if (c == 0) continue;
-                    for (int j = 0; j < d; j++) acc[j] += c * pd[i * d + j];
-                }
-                for (int j = 0; j < d; j++) result[r * d + j] = (float)acc[j];
-            });
-        }
+            RowProducts.MultiplyParallel(w, k, transposed, d, k, result);  // W·Ê
         return result;
+    }
+
+    private static float[] Transpose(float[] m, int rows, int cols)
+    {
+        var t = new float[m.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) t[(long)c * rows + r] = m[(long)r * cols + c];
+        return t;
     }
 
     /// <summary>
@@ -374,15 +369,13 @@ public static class FingerprintExtractor
     {
         int n = rows.Length / d;
         var sig = new float[(long)n * anchors];
-        Parallel.For(0, n, r =>
+        RowProducts.MultiplyParallel(rows, n, probe, anchors, d, sig);
+        for (int r = 0; r < n; r++)
         {
-            var row = rows.AsSpan(r * d, d);
             var dst = sig.AsSpan(r * anchors, anchors);
-            for (int a = 0; a < anchors; a++)
-                dst[a] = TensorPrimitives.Dot(probe.AsSpan(a * d, d), row);
             float norm = TensorPrimitives.Norm(dst);
             if (norm > 0) TensorPrimitives.Divide(dst, norm, dst);
-        });
+        }
         return new RowGroup
         {
             Stack = shell.Stack, Layer = shell.Layer, Role = shell.Role, Expert = shell.Expert, TotalRows = shell.TotalRows,

@@ -132,7 +132,7 @@ public static class ProvenanceComparer
         double strength = e / (e + -threshold);
         // The effect-size gate enters the score the same way: 0.5 exactly at the shared-energy bar.
         double effect = significant ? Math.Clamp(0.5 + (shared - options.MinimumSharedCosine) * 2.5, 0, 1) : 1;
-        double score = Math.Min(strength, effect);
+        double score = Math.Max(0, Math.Min(strength, effect));
         evidence.Add(string.Create(inv, $"Combined p-value under independent training: 1e{log10P:F1} (decision threshold {options.DecisionPValue:0.#e0}, the stated false-positive rate)."));
         if (rows is not null) evidence.Add(rows.Signal.Detail);
         if (direct is not null) evidence.Add(direct.Signal.Detail);
@@ -222,6 +222,9 @@ public static class ProvenanceComparer
                 for (int r = 0; r < x.Count; r++) best[r] = (double.NegativeInfinity, -1, -1, 0);
                 var cos = new double[yb.Max(y => y.Count)];
                 var scratch = new double[cos.Length];
+                var xUsed = new float[rowsUsed.Length * n];
+                for (int u = 0; u < rowsUsed.Length; u++) x.Row(rowsUsed[u]).CopyTo(xUsed.AsSpan(u * n, n));
+                var products = new float[rowsUsed.Length * cos.Length];
                 int li = layersA.IndexOf(LayerLabel(x.Group));
                 foreach (int yi in candidates)
                 {
@@ -229,14 +232,16 @@ public static class ProvenanceComparer
                     int lj = layersB.IndexOf(LayerLabel(y.Group));
                     double am = Math.Sqrt(2 * Math.Log(Math.Max(2, y.Count)));
                     int local = 0;
-                    foreach (int r in rowsUsed)
+                    RowProducts.Multiply(xUsed, rowsUsed.Length, y.Signatures, y.Count, n, products.AsSpan(0, rowsUsed.Length * y.Count));
+                    for (int u = 0; u < rowsUsed.Length; u++)
                     {
-                        var row = x.Row(r);
+                        int r = rowsUsed[u];
+                        var rowCos = products.AsSpan(u * y.Count, y.Count);
                         double first = -1, second = -1;
                         int firstIndex = -1;
                         for (int c = 0; c < y.Count; c++)
                         {
-                            double v = TensorPrimitives.Dot(row, y.Row(c));
+                            double v = rowCos[c];
                             cos[c] = v;
                             double abs = Math.Abs(v);
                             if (abs > first) { second = first; first = abs; firstIndex = c; }
@@ -303,7 +308,7 @@ public static class ProvenanceComparer
 
     private static DirectResult? DirectValues(Fingerprint a, Fingerprint b)
     {
-        var byKey = b.Samples.ToDictionary(s => s.Key, StringComparer.Ordinal);
+        var byKey = b.Samples.GroupBy(s => s.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         int tensors = 0, matched = 0, identical = 0, transposedWins = 0, rescaled = 0;
         var rs = new List<double>();
         foreach (var sa in a.Samples)

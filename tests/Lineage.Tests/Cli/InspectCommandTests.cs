@@ -47,3 +47,36 @@ public class InspectCommandTests
         Assert.DoesNotContain("   at ", result.Stderr);
     }
 }
+
+public class BenchJsonContractTests
+{
+    [Fact]
+    public void Bench_json_uses_the_field_names_other_tools_rely_on()
+    {
+        var result = CliRunner.Run("bench", Corpus.Path("real/pairs.json"), "--format", "json");
+        Assert.Equal(0, result.ExitCode);
+        using var doc = System.Text.Json.JsonDocument.Parse(result.Stdout);
+        var root = doc.RootElement;
+        foreach (var field in new[] { "pairs", "auc", "tpr_at_fpr_1pct", "tpr_at_fpr_0_1pct", "accuracy", "categories", "results" })
+            Assert.True(root.TryGetProperty(field, out _), field);
+        var first = root.GetProperty("results")[0];
+        foreach (var field in new[] { "a", "b", "related", "score", "verdict" })
+            Assert.True(first.TryGetProperty(field, out _), field);
+        Assert.True(root.GetProperty("categories").GetProperty("cast").TryGetProperty("accuracy", out _));
+    }
+
+    [Fact]
+    public void Compare_json_uses_the_field_names_other_tools_rely_on()
+    {
+        var result = CliRunner.Run("compare", Corpus.Path("ladder/A"), Corpus.Path("ladder/A-sft1"), "--format", "json");
+        Assert.Equal(0, result.ExitCode);
+        using var doc = System.Text.Json.JsonDocument.Parse(result.Stdout);
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("related").GetBoolean());
+        Assert.Equal("derived", root.GetProperty("verdict").GetString());
+        Assert.InRange(root.GetProperty("score").GetDouble(), 0.5, 1.0);
+        var signal = root.GetProperty("signals")[0];
+        Assert.True(signal.TryGetProperty("name", out _) && signal.TryGetProperty("value", out _) && signal.TryGetProperty("detail", out _));
+        Assert.True(root.GetProperty("evidence").GetArrayLength() > 0);
+    }
+}

@@ -46,6 +46,7 @@ public static class OnnxReader
             var names = new HashSet<string>(StringComparer.Ordinal);
             var reader = new ProtoReader(source);
             var resolved = new Dictionary<string, (string Path, string RealPath)>(StringComparer.Ordinal);
+            var matMulWeights = MatMulWeights(model);
             foreach (var info in model.Tensors)
             {
                 // Every external reference is confined to the folder, also for tensors that are not exposed (fail closed).
@@ -72,7 +73,12 @@ public static class OnnxReader
                         ? new TensorLocation(source, info.Offset, 0)
                         : throw new LineageException($"tensor '{info.Name}' has {ElementCount(info)} elements but no data", source.Name, info.Offset),
                 };
-                part.Tensors.Add(new Tensor(info.Name, info.DType, info.Dims, location));
+                matMulWeights.TryGetValue(info.Name, out var module);
+                part.Tensors.Add(new Tensor(info.Name, info.DType, info.Dims, location)
+                {
+                    InputMajor = module.IsMatMul && info.Dims.Length == 2,
+                    ModuleName = module.Name,
+                });
             }
             foreach (var (key, value) in model.Metadata) part.Metadata[key] = JsonValue.Create(value);
             part.Metadata.TryAdd("onnx.ir_version", JsonValue.Create(model.IrVersion));
@@ -90,6 +96,57 @@ public static class OnnxReader
             foreach (var file in opened.Values) file.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Second operands of MatMul nodes are weights stored [in, out]. Exporters often give them anonymous
+    /// names ("onnx::MatMul_123") and flat node names, so the module is recovered from the graph instead:
+    /// the norm gains keep their names, and in traced execution order each block is "norm gain × x", then
+    /// the matrices reading that product (q, k, v or gate, up), then the one writing back (o or down). The
+    /// recovered name follows the Hugging Face module path of the norm's block.
+    /// </summary>
+    private static Dictionary<string, (bool IsMatMul, string? Name)> MatMulWeights(OnnxModel model)
+    {
+        var result = new Dictionary<string, (bool, string?)>(StringComparer.Ordinal);
+        var initializers = model.Tensors.Where(t => t.Dims.Length == 1).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        string? normOutput = null, prefix = null, section = null;
+        int readers = 0;
+        foreach (var node in model.Nodes)
+        {
+            if (node.OpType == "Mul" && node.Inputs.FirstOrDefault(i => initializers.Contains(i) && i.Contains("norm", StringComparison.OrdinalIgnoreCase)) is { } gain)
+            {
+                string dotted = gain.Contains('.', StringComparison.Ordinal) ? gain : gain.Replace("__", ".", StringComparison.Ordinal);
+                int cut = dotted.LastIndexOf('.', dotted.Length - ".weight".Length - 1);
+                prefix = cut < 0 ? "" : dotted[..(cut + 1)];
+                string module = dotted[(cut + 1)..];
+                section = module.Contains("post_attention", StringComparison.Ordinal) || module.Contains("ffn", StringComparison.Ordinal)
+                    || module.StartsWith("ln_2", StringComparison.Ordinal) || module.Contains("feedforward", StringComparison.Ordinal) ? "mlp"
+                    : prefix.Contains("layers.", StringComparison.Ordinal) || prefix.Contains("h.", StringComparison.Ordinal) ? "attn" : "final";
+                normOutput = node.Outputs.FirstOrDefault();
+                readers = 0;
+                continue;
+            }
+            if (node.OpType != "MatMul" || node.Inputs.Count < 2 || node.Domain.Length > 0) continue;
+            string weight = node.Inputs[1];
+            string? name = null;
+            if (weight.StartsWith("onnx::", StringComparison.Ordinal) && section is not null)
+            {
+                bool reads = node.Inputs[0] == normOutput;
+                string? role = (section, reads) switch
+                {
+                    ("attn", true) => readers switch { 0 => "self_attn.q_proj", 1 => "self_attn.k_proj", 2 => "self_attn.v_proj", _ => null },
+                    ("attn", false) => "self_attn.o_proj",
+                    ("mlp", true) => readers switch { 0 => "mlp.gate_proj", 1 => "mlp.up_proj", _ => null },
+                    ("mlp", false) => "mlp.down_proj",
+                    ("final", true) => "lm_head",
+                    _ => null,
+                };
+                if (reads) readers++;
+                if (role is not null) name = (section == "final" ? "" : prefix) + role + ".weight";
+            }
+            result.TryAdd(weight, (true, name));
+        }
+        return result;
     }
 
     private static long ElementCount(OnnxTensorInfo info)

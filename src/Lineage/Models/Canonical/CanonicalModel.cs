@@ -66,6 +66,12 @@ public sealed partial class CanonicalModel
 
     public NormKind NormKind { get; private set; }
 
+    /// <summary>
+    /// What the stored norm weight must be shifted by to give the gain the model multiplies with: Gemma's
+    /// Hugging Face checkpoints store w and compute x·(1 + w); llama.cpp adds the 1 when it converts to GGUF.
+    /// </summary>
+    public float NormGainOffset { get; private set; }
+
     /// <summary>Tensors the naming layer could not place (reported as evidence context, never silently used).</summary>
     public IReadOnlyList<string> Unmapped { get; private set; } = [];
 
@@ -169,6 +175,7 @@ public sealed partial class CanonicalModel
                 sawNormBias = true;
         view.NormKind = sawNormBias || config?.ModelType is "gpt2" or "bert" or "distilbert" or "gpt_neox" or "opt" or "roberta"
             ? NormKind.LayerNorm : NormKind.Rms;
+        view.NormGainOffset = config?.ModelType is { } type && type.StartsWith("gemma", StringComparison.OrdinalIgnoreCase) && !isGguf ? 1f : 0f;
         view.Layers = [.. layers.Values];
         view.Unmapped = unmapped;
         return view;
@@ -185,7 +192,9 @@ public sealed partial class CanonicalModel
         long r = c.Tensor.Shape[0], k = c.Tensor.Shape[1];
         if (r > int.MaxValue || k > int.MaxValue) return null;
         bool transposed;
-        if (hidden == 0 || (r == hidden && k == hidden))
+        if (c.Tensor.InputMajor)
+            transposed = true;
+        else if (hidden == 0 || (r == hidden && k == hidden))
             transposed = IsConv1DName(c.Tensor.Name);
         else if (wantColsHidden)
             transposed = k != hidden && r == hidden;
@@ -212,7 +221,7 @@ public sealed partial class CanonicalModel
     {
         if (c.Tensor.Rank != 2) yield break;
         long r = c.Tensor.Shape[0], k = c.Tensor.Shape[1];
-        bool transposed = hidden != 0 && k != hidden && r == hidden || (r == hidden && k == 3 * hidden && IsConv1DName(c.Tensor.Name));
+        bool transposed = c.Tensor.InputMajor || hidden != 0 && k != hidden && r == hidden || (r == hidden && k == 3 * hidden && IsConv1DName(c.Tensor.Name));
         long outTotal = transposed ? k : r;
         int inDim = (int)(transposed ? r : k);
         int q, kv;
@@ -267,7 +276,7 @@ public sealed partial class CanonicalModel
 
     private static Classified? Classify(Tensor t, bool isGguf)
     {
-        string name = t.Name;
+        string name = t.ModuleName ?? t.Name;
         // ONNX exports sometimes flatten dots to double underscores.
         if (!name.Contains('.', StringComparison.Ordinal) && name.Contains("__", StringComparison.Ordinal))
             name = name.Replace("__", ".", StringComparison.Ordinal);
