@@ -9,7 +9,7 @@ internal static class FingerprintCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<string>("model") { Description = "Model folder, weights file or sharded index" };
+        var model = new Argument<string>("model") { Description = "Model folder, weights file, sharded index, hf://ORG/NAME[@REVISION] or http(s) URL" };
         var output = new Option<string?>("--output", "-o") { Description = "Write the fingerprint to this file (default: stdout)" };
         var format = CommonOptions.Format("text", "json");
         var command = new Command("fingerprint", """
@@ -20,6 +20,7 @@ internal static class FingerprintCommand
             Examples:
               lineage fingerprint ./my-model -o my-model.lfp
               lineage compare my-model.lfp ./suspect
+              lineage fingerprint hf://ORG/NAME@main -o remote.lfp    (range requests only; HF_TOKEN for gated models)
             """)
         {
             model, output, format,
@@ -40,6 +41,8 @@ internal static class FingerprintCommand
                 bytes_read = fp.BytesRead,
                 model_bytes = fp.ModelBytes,
                 fraction_read = fp.ModelBytes == 0 ? 0 : Math.Round((double)fp.BytesRead / fp.ModelBytes, 6),
+                bytes_transferred = m.BytesTransferred,
+                requests = m.Requests,
                 anchors = fp.Anchors.Length,
                 row_groups = fp.Groups.Count,
                 output = path,
@@ -55,8 +58,9 @@ internal static class FingerprintCommand
             }
             else
             {
+                string transfer = m.Requests == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $", transferred {m.BytesTransferred:N0} bytes in {m.Requests:N0} HTTP requests");
                 context.Stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"fingerprint {id[..16]}… of {fp.Source}: {bytes.Length:N0} bytes, read {fp.BytesRead:N0} of {fp.ModelBytes:N0} model bytes ({summary.fraction_read:P2}) → {path}"));
+                    $"fingerprint {id[..16]}… of {fp.Source}: {bytes.Length:N0} bytes, read {fp.BytesRead:N0} of {fp.ModelBytes:N0} model bytes ({summary.fraction_read:P2}){transfer} → {path}"));
             }
             return ExitCodes.Success;
         }));

@@ -19,14 +19,19 @@ namespace Lineage.Formats;
 public static class ModelLoader
 {
     /// <summary>Weight formats in the order a folder prefers them when it holds several.</summary>
-    private static readonly ContainerFormat[] WeightPreference =
+    internal static readonly ContainerFormat[] WeightPreference =
         [ContainerFormat.Safetensors, ContainerFormat.Gguf, ContainerFormat.Zip, ContainerFormat.Pickle, ContainerFormat.Onnx, ContainerFormat.Npy, ContainerFormat.Llama2c];
 
-    private static readonly string[] IndexNames = ["model.safetensors.index.json", "pytorch_model.bin.index.json"];
+    internal static readonly string[] IndexNames = ["model.safetensors.index.json", "pytorch_model.bin.index.json"];
 
+    /// <summary>
+    /// Opens a local folder, weights file or sharded index, or a remote model: <c>hf://ORG/NAME[@REVISION][/FILE]</c>
+    /// or an http(s) URL of a weights file or index (read with range requests, see <see cref="Remote.RemoteModelLoader"/>).
+    /// </summary>
     public static Model Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (Remote.RemoteModelLoader.IsRemote(path)) return Remote.RemoteModelLoader.Open(path);
         if (Directory.Exists(path)) return OpenFolder(path);
         if (File.Exists(path))
         {
@@ -84,7 +89,7 @@ public static class ModelLoader
         return OpenFiles(indexPath, shards, dir, withSidecars: true, indexPath);
     }
 
-    private static bool IsSidecar(string file)
+    internal static bool IsSidecar(string file)
     {
         string name = Path.GetFileName(file);
         return name.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".txt", StringComparison.OrdinalIgnoreCase)
@@ -94,34 +99,47 @@ public static class ModelLoader
             || name.EndsWith(".onnx.data", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".onnx_data", StringComparison.OrdinalIgnoreCase);
     }
 
-    private static Model OpenFiles(string modelPath, List<string> weightFiles, string dir, bool withSidecars, string? indexPath = null)
+    private static Model OpenFiles(string modelPath, List<string> weightFiles, string dir, bool withSidecars, string? indexPath = null) =>
+        Assemble(new ModelInputs
+        {
+            ModelPath = modelPath,
+            Weights = [.. weightFiles.Select(f => new WeightInput(f, () => MappedFile.Open(f)))],
+            Dir = dir,
+            SidecarDir = withSidecars ? dir : null,
+            LeadingFiles = indexPath is null ? [] : [new ModelFile(indexPath, new FileInfo(indexPath).Length, "index")],
+        });
+
+    /// <summary>
+    /// Builds a model from opened weights and a folder of sidecar files: the one code path behind local folders,
+    /// files and indexes and remote models (whose sidecars are fetched into a staging folder).
+    /// </summary>
+    internal static Model Assemble(ModelInputs inputs)
     {
-        var owned = new List<IDisposable>();
+        var owned = new List<IDisposable>(inputs.Owned);
         try
         {
             var tensors = new List<Tensor>();
-            var files = new List<ModelFile>();
+            var files = new List<ModelFile>(inputs.LeadingFiles);
             var metadata = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
-            var diagnostics = new List<Diagnostic>();
+            var diagnostics = new List<Diagnostic>(inputs.Diagnostics);
             ModelConfig? config = null;
             Tokenizer? tokenizer = null;
             string? format = null;
             var names = new HashSet<string>(StringComparer.Ordinal);
 
-            if (indexPath is not null) files.Add(new ModelFile(indexPath, new FileInfo(indexPath).Length, "index"));
-            foreach (var file in weightFiles)
+            foreach (var weights in inputs.Weights)
             {
-                var source = MappedFile.Open(file);
+                var source = weights.Open();
                 owned.Add(source);
-                var part = ReadPart(source, dir, owned);
+                var part = ReadPart(source, inputs.Dir, owned);
                 owned.AddRange(part.Owned);
                 format ??= part.Format;
-                files.Add(new ModelFile(file, source.Length, "weights", part.Format));
+                files.Add(new ModelFile(weights.Name, source.Length, "weights", part.Format));
                 foreach (var data in part.Owned.OfType<IByteSource>()) files.Add(new ModelFile(data.Name, data.Length, "weights-data", part.Format));
                 foreach (var t in part.Tensors)
                 {
                     if (!names.Add(t.Name))
-                        throw new LineageException($"tensor '{t.Name}' appears in more than one shard", file);
+                        throw new LineageException($"tensor '{t.Name}' appears in more than one shard", weights.Name);
                     tensors.Add(t);
                 }
                 foreach (var (k, v) in part.Metadata) metadata.TryAdd(k, v);
@@ -130,24 +148,34 @@ public static class ModelLoader
                 diagnostics.AddRange(part.Diagnostics);
             }
 
-            if (withSidecars)
+            if (inputs.SidecarDir is { } dir)
             {
                 string configPath = Path.Combine(dir, "config.json");
                 if (File.Exists(configPath))
                 {
-                    config = HfConfigReader.Read(configPath);
+                    config = HfConfigReader.FromJson(HfConfigReader.ReadJsonObject(configPath), inputs.DisplayName(configPath));
                     files.Add(new ModelFile(configPath, new FileInfo(configPath).Length, "config"));
                 }
                 var folderTokenizer = TokenizerFiles.LoadFromFolder(dir, files, diagnostics);
+                if (folderTokenizer is not null && inputs.DisplayName(folderTokenizer.Source) is var shown && shown != folderTokenizer.Source)
+                {
+                    var renamed = TokenizerDraft.From(folderTokenizer);
+                    renamed.Source = shown;
+                    folderTokenizer = renamed.Build();
+                }
                 tokenizer = folderTokenizer ?? tokenizer;
                 foreach (var extra in Directory.EnumerateFiles(dir).Order(StringComparer.Ordinal))
                     if (!files.Any(f => f.Path == extra))
                         files.Add(new ModelFile(extra, new FileInfo(extra).Length, "other"));
+                for (int i = 0; i < files.Count; i++) files[i] = files[i] with { Path = inputs.DisplayName(files[i].Path) };
+                for (int i = 0; i < diagnostics.Count; i++)
+                    if (diagnostics[i].File is { } file) diagnostics[i] = diagnostics[i] with { File = inputs.DisplayName(file) };
             }
+            files.AddRange(inputs.TrailingFiles);
 
-            if (weightFiles.Count == 0 && tokenizer is null)
-                throw new LineageException("no model weights or tokenizer found", modelPath);
-            return new Model(modelPath, format ?? "tokenizer-only", tensors, files, metadata, config, tokenizer, diagnostics, owned);
+            if (inputs.Weights.Count == 0 && tokenizer is null)
+                throw new LineageException("no model weights or tokenizer found", inputs.ModelPath);
+            return new Model(inputs.ModelPath, format ?? "tokenizer-only", tensors, files, metadata, config, tokenizer, diagnostics, owned);
         }
         catch
         {
@@ -182,4 +210,36 @@ public static class ModelLoader
         if (zip.Entries.Any(e => e.Name.EndsWith(".npy", StringComparison.Ordinal))) return NpyReader.ReadNpz(zip);
         throw new LineageException("zip archive without model weights (no data.pkl and no .npy members)", source.Name, 0);
     }
+}
+
+/// <summary>A weights file of a model: the name it is reported under (path or URL) and how to open its bytes.</summary>
+internal sealed record WeightInput(string Name, Func<IByteSource> Open);
+
+/// <summary>What <see cref="ModelLoader.Assemble"/> builds a model from; local and remote loaders fill it differently.</summary>
+internal sealed class ModelInputs
+{
+    /// <summary>Folder, file, index or URL the model was opened from.</summary>
+    public required string ModelPath { get; init; }
+
+    /// <summary>Weights files in load order.</summary>
+    public required IReadOnlyList<WeightInput> Weights { get; init; }
+
+    /// <summary>Folder that readers resolve relative references against (ONNX external data).</summary>
+    public required string Dir { get; init; }
+
+    /// <summary>Folder holding config.json and tokenizer files; null for a lone weights file.</summary>
+    public string? SidecarDir { get; init; }
+
+    public IReadOnlyList<ModelFile> LeadingFiles { get; init; } = [];
+
+    /// <summary>Files listed after the sidecars (remote files that were not fetched).</summary>
+    public IReadOnlyList<ModelFile> TrailingFiles { get; init; } = [];
+
+    /// <summary>The name a sidecar path is reported under (remote: staging path to URL).</summary>
+    public Func<string, string> DisplayName { get; init; } = static p => p;
+
+    /// <summary>Objects the model owns besides its weight sources (remote transfer counters).</summary>
+    public IReadOnlyList<IDisposable> Owned { get; init; } = [];
+
+    public IReadOnlyList<Diagnostic> Diagnostics { get; init; } = [];
 }

@@ -17,6 +17,14 @@ public interface IByteSource : IDisposable
 
     /// <summary>Fills <paramref name="destination"/> from <paramref name="offset"/>; throws <see cref="LineageException"/> past the end.</summary>
     void ReadExactly(long offset, Span<byte> destination);
+
+    /// <summary>
+    /// Announces ranges that are about to be read. Remote sources fetch the missing ones in parallel so that a
+    /// batch of scattered row reads costs one round trip instead of one per row; local sources ignore it.
+    /// </summary>
+    void Prefetch(IReadOnlyList<ByteRange> ranges)
+    {
+    }
 }
 
 public static class ByteSourceExtensions

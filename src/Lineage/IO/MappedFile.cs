@@ -132,6 +132,16 @@ public sealed class SliceByteSource(IByteSource inner, long start, long length, 
         inner.ReadExactly(start + offset, destination);
     }
 
+    public void Prefetch(IReadOnlyList<ByteRange> ranges)
+    {
+        ArgumentNullException.ThrowIfNull(ranges);
+        var shifted = new List<ByteRange>(ranges.Count);
+        foreach (var r in ranges)
+            if (r.Offset >= 0 && r.Length >= 0 && r.Offset <= Length && r.Length <= Length - r.Offset)
+                shifted.Add(new ByteRange(start + r.Offset, r.Length));
+        inner.Prefetch(shifted);
+    }
+
     public void Dispose()
     {
     }

@@ -31,7 +31,7 @@ public sealed record ModelSummary(
             .ToDictionary(g => g.Key, g => g.Sum(t => t.ElementCount));
         var tensors = model.Tensors.Select(t => new TensorSummary(t.Name, t.DType.DisplayName(), t.Shape, t.ElementCount,
             t.Location.Offset, t.Location.ByteLength, t.Location.Source.Name)).ToList();
-        var files = model.Files.Select(f => new FileSummary(f.Path, f.Size, f.Role, f.Format, hashFiles ? Sha256Hex(f.Path) : null)).ToList();
+        var files = model.Files.Select(f => new FileSummary(f.Path, f.Size, f.Role, f.Format, hashFiles && !Formats.Remote.RemoteModelLoader.IsRemote(f.Path) ? Sha256Hex(f.Path) : null)).ToList();
         TokenizerSummary? tok = model.Tokenizer is { } tk
             ? new TokenizerSummary(tk.Kind.ToString(), tk.VocabSize, tk.Source, tk.Family, tk.SpecialTokens, tk.Merges?.Count ?? 0, tk.ChatTemplate is not null)
             : null;

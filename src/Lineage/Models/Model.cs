@@ -57,6 +57,15 @@ public sealed class Model : IDisposable
         return _byName.GetValueOrDefault(name);
     }
 
+    /// <summary>
+    /// Bytes that crossed the network for a remote model so far: range reads of the weights (read-ahead and
+    /// retries included), API answers and fetched config/tokenizer files. Zero for local models.
+    /// </summary>
+    public long BytesTransferred => _owned.OfType<IO.ITransferMeter>().Sum(m => m.BytesTransferred);
+
+    /// <summary>HTTP requests made for a remote model so far (zero for local models).</summary>
+    public long Requests => _owned.OfType<IO.ITransferMeter>().Sum(m => m.Requests);
+
     /// <summary>Total bytes read from the model's sources so far.</summary>
     public long BytesRead => Tensors.Select(t => t.Location.Source).Distinct().Sum(s => s.BytesRead);
 

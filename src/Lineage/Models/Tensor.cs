@@ -81,6 +81,22 @@ public sealed class Tensor
         ReadElements(firstRow * RowLength, destination[..(int)elements]);
     }
 
+    /// <summary>
+    /// The stored bytes of rows [<paramref name="firstRow"/>, +<paramref name="rowCount"/>) of a contiguous tensor,
+    /// for announcing reads to a remote source (<see cref="IByteSource.Prefetch"/>).
+    /// </summary>
+    internal bool TryGetRowBytes(long firstRow, long rowCount, out ByteRange range)
+    {
+        range = default;
+        var info = DType.Info();
+        if (!IsContiguous || !info.CanDecode || firstRow < 0 || rowCount <= 0 || firstRow > RowCount - rowCount || RowLength % info.BlockSize != 0)
+            return false;
+        long skip = DType.ByteCount(firstRow * RowLength), length = DType.ByteCount(rowCount * RowLength);
+        if (skip < 0 || length < 0) return false;
+        range = new ByteRange(Location.Offset + skip, length);
+        return true;
+    }
+
     /// <summary>Reads the whole tensor (guarded against absurd sizes).</summary>
     public float[] ReadAll()
     {

@@ -63,16 +63,29 @@ public sealed class MatrixRef
                 all.AsSpan(rows[i] * Cols, Cols).CopyTo(destination.Slice(i * Cols, Cols));
             return;
         }
-        // Consecutive runs of stored rows are read in one call (sampled rows are sorted by the callers).
+        // Consecutive runs of stored rows are read in one call (sampled rows are sorted by the callers). The
+        // runs are announced first so a remote source fetches them in parallel rather than one round trip each.
+        var runs = new List<(int Start, long Stored, int Count)>();
         int start = 0;
         while (start < rows.Length)
         {
             long stored = StoredRow(rows[start]);
             int run = 1;
             while (start + run < rows.Length && StoredRow(rows[start + run]) == stored + run) run++;
-            Tensor.ReadRows(stored, run, destination.Slice(start * Cols, run * Cols));
+            runs.Add((start, stored, run));
             start += run;
         }
+        if (runs.Count > 1) Prefetch(runs);
+        foreach (var (first, stored, count) in runs)
+            Tensor.ReadRows(stored, count, destination.Slice(first * Cols, count * Cols));
+    }
+
+    private void Prefetch(List<(int Start, long Stored, int Count)> runs)
+    {
+        var ranges = new List<IO.ByteRange>(runs.Count);
+        foreach (var (_, stored, count) in runs)
+            if (Tensor.TryGetRowBytes(stored, count, out var range)) ranges.Add(range);
+        Tensor.Location.Source.Prefetch(ranges);
     }
 
     /// <summary>Reads the whole matrix (canonical orientation).</summary>
