@@ -233,7 +233,7 @@ public sealed class RemoteModelTests
             Assert.True(remoteFolder.ExitCode == 0, remoteFolder.Stderr);
             Assert.Contains("transferred", remoteFolder.Stdout, StringComparison.Ordinal);
             Assert.Equal(WithoutSource(File.ReadAllBytes(temp.File("local.lfp"))), WithoutSource(File.ReadAllBytes(temp.File("remote.lfp"))));
-            Assert.Equal($"hf://lineage-test/ladder-A@{Sha}", JsonNode.Parse(File.ReadAllBytes(temp.File("remote.lfp")))!["source"]!.GetValue<string>());
+            Assert.Equal($"hf://lineage-test/ladder-A@{Sha}", FingerprintSerializer.Read(temp.File("remote.lfp")).Source);
 
             var bad = CliRunner.Run("fingerprint", "hf://lineage-test/absent");
             Assert.Equal(2, bad.ExitCode);
