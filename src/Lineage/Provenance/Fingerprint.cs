@@ -87,6 +87,12 @@ public sealed record ModelFacts
     public string? TokenizerKind { get; init; }
 
     public int TokenizerVocab { get; init; }
+
+    /// <summary>The element type holding most parameters (F32, BF16, Q8_0, …): a lower precision suggests the derived copy.</summary>
+    public string? DType { get; init; }
+
+    /// <summary>Bits per weight of <see cref="DType"/> (block types included), 0 when unknown.</summary>
+    public double BitsPerWeight { get; init; }
 }
 
 /// <summary>

@@ -111,6 +111,8 @@ public static class FingerprintExtractor
         }
 
         Mark("row signatures");
+        DType? dominant = model.Tensors.Count == 0 ? null
+            : model.Tensors.GroupBy(t => t.DType).MaxBy(g => g.Sum(t => t.ElementCount))!.Key;
         var facts = new ModelFacts
         {
             ModelType = model.Config?.ModelType,
@@ -128,6 +130,8 @@ public static class FingerprintExtractor
             TiedEmbeddings = view.LmHead is null,
             TokenizerKind = tokenizer?.Kind.ToString(),
             TokenizerVocab = tokenizer?.VocabSize ?? 0,
+            DType = dominant?.DisplayName(),
+            BitsPerWeight = dominant is { } dt && dt.Info().BlockBytes > 0 ? 8.0 * dt.Info().BlockBytes / dt.Info().BlockSize : 0,
         };
         return new Fingerprint
         {

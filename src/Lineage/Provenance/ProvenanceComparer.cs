@@ -329,7 +329,8 @@ public static class ProvenanceComparer
             // Identical means equal values up to storage precision: perfectly correlated and the same scale.
             if (best > 0.9999 && Math.Abs(Math.Log(Std(sa.Values) / Math.Max(1e-12, Std(sb.Values)))) < 0.01) identical++;
             if (useT && rt > 0.9) transposedWins++;
-            if (best > 0.98)
+            // A pure rescale keeps the values perfectly correlated; fine-tuning drifts the scale a little too.
+            if (best > 0.9995)
             {
                 double ratio = Std(sa.Values) / Math.Max(1e-12, Std(sb.Values));
                 if (Math.Abs(Math.Log(ratio)) > 0.05) rescaled++;
