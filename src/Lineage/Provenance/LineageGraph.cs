@@ -87,14 +87,11 @@ public static class LineageGraph
         if (a.Vocab != b.Vocab && a.Vocab > 0 && b.Vocab > 0) return ParentIs(a.Vocab < b.Vocab, "vocabulary extended");
         if (a.BitsPerWeight > 0 && b.BitsPerWeight > 0 && Math.Abs(a.BitsPerWeight - b.BitsPerWeight) > 0.5)
             return ParentIs(a.BitsPerWeight > b.BitsPerWeight, "precision reduced (cast or quantization)");
-        bool foldedA = GainsFolded(x.Fingerprint), foldedB = GainsFolded(y.Fingerprint);
+        bool foldedA = ProvenanceComparer.GainsFolded(x.Fingerprint), foldedB = ProvenanceComparer.GainsFolded(y.Fingerprint);
         if (foldedA != foldedB) return ParentIs(!foldedA, "norm gains folded into the weights");
         string first = string.CompareOrdinal(x.Id, y.Id) <= 0 ? x.Id : y.Id, second = first == x.Id ? y.Id : x.Id;
         return (first, second, false, "direction not identifiable from the weights");
     }
-
-    private static bool GainsFolded(Fingerprint f) =>
-        f.Norms.Count > 0 && f.Norms.All(n => n.Values.Length > 0 && n.Values.All(v => Math.Abs(v - n.Values[0]) < 1e-6));
 
     public static string ToDot(LineageForest forest)
     {

@@ -474,6 +474,6 @@ public static class ProvenanceComparer
     }
 
     /// <summary>A model whose every norm gain is constant has had its gains folded into neighbouring weights.</summary>
-    private static bool GainsFolded(Fingerprint f) =>
+    internal static bool GainsFolded(Fingerprint f) =>
         f.Norms.Count > 0 && f.Norms.All(n => n.Values.Length > 0 && n.Values.All(v => Math.Abs(v - n.Values[0]) < 1e-6));
 }
