@@ -37,7 +37,7 @@ public static class FingerprintExtractor
         void Mark(string what)
         {
             if (timing is null) return;
-            Console.Error.WriteLine($"  [{timing.Elapsed.TotalMilliseconds,8:F0} ms] {what}");
+            Console.Error.WriteLine($"  [{timing.Elapsed.TotalMilliseconds,8:F0} ms] {what} (heap {GC.GetTotalMemory(false) >> 20} MB, working set {Environment.WorkingSet >> 20} MB)");
         }
         var view = CanonicalModel.Build(model);
         long before = model.BytesRead;
