@@ -27,6 +27,8 @@ public static class Program
         root.Subcommands.Add(IdentifyCommand.Create(context));
         root.Subcommands.Add(DbCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
+        root.Subcommands.Add(SignCommand.Create(context));
+        root.Subcommands.Add(VerifyCommand.Create(context));
         root.Subcommands.Add(DevSignalsCommand.Create(context));
         root.Subcommands.Add(DevCatalogCommand.Create(context));
 
