@@ -37,7 +37,13 @@ internal static class CertificateTransparency
         {
             return e.Message;
         }
-        var issuerKeyHash = SHA256.HashData(issuer.PublicKey.ExportSubjectPublicKeyInfo());
+        return VerifyTimestamps(scts, SHA256.HashData(issuer.PublicKey.ExportSubjectPublicKeyInfo()), tbs, root);
+    }
+
+    /// <summary>Returns null when one of <paramref name="scts"/> verifies for the precertificate <paramref name="tbs"/>.</summary>
+    internal static string? VerifyTimestamps(IReadOnlyList<SignedCertificateTimestamp> scts, byte[] issuerKeyHash, byte[] tbs, TrustedRoot root)
+    {
+        if (scts.Count == 0) return "the signing certificate carries no signed certificate timestamp";
         var problems = new List<string>();
         foreach (var sct in scts)
         {

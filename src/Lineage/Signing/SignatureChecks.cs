@@ -99,10 +99,22 @@ internal static class SignatureChecks
                 check.Errors.Add("none of the given CA certificates is a self-signed root");
                 return;
             }
-            using var chain = BuildChain(leaf, roots, others, signingTime, requireCodeSigning: false, out string? chainError);
-            if (chain is null)
+            // One root at a time: OpenSSL follows the first issuer with a matching name and gives up there.
+            var reasons = new List<string>();
+            bool chained = false;
+            foreach (var anchor in roots)
             {
-                check.Errors.Add($"the signing certificate does not chain to the given CA at {signingTime:u}: {chainError}");
+                using var chain = BuildChain(leaf, [anchor], others, signingTime, requireCodeSigning: false, out string? chainError);
+                if (chain is not null)
+                {
+                    chained = true;
+                    break;
+                }
+                reasons.Add(chainError!);
+            }
+            if (!chained)
+            {
+                check.Errors.Add($"the signing certificate does not chain to the given CA at {signingTime:u}: {string.Join("; ", reasons.Distinct())}");
                 return;
             }
             if (UsageError(leaf) is { } usage)
