@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Lineage.Signing;
 
@@ -29,6 +32,9 @@ internal readonly struct JsonCursor
     /// <summary>Parses a whole document; syntax errors name the byte offset.</summary>
     public static JsonDocument ParseDocument(ReadOnlyMemory<byte> bytes, string file, string what, int maxDepth = 64)
     {
+        // System.Text.Json checks string contents only when they are read; refuse bad UTF-8 up front, with its offset.
+        if (!Utf8.IsValid(bytes.Span))
+            throw new LineageException($"{what} is not valid UTF-8", file, FirstInvalidUtf8(bytes.Span));
         try
         {
             return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = maxDepth });
@@ -77,7 +83,14 @@ internal readonly struct JsonCursor
     public string AsString()
     {
         if (Kind != JsonValueKind.String) throw Error($"expected a string, found {Describe(Kind)}");
-        return Element.GetString()!;
+        try
+        {
+            return Element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Error("string escapes an unpaired UTF-16 surrogate");
+        }
     }
 
     /// <summary>An integer given as a JSON number or, as protobuf JSON writes int64, a decimal string.</summary>
@@ -144,7 +157,29 @@ internal readonly struct JsonCursor
     {
         RequireObject();
         foreach (var p in Element.EnumerateObject())
-            yield return (p.Name, new JsonCursor(p.Value, Child(p.Name), File));
+        {
+            string name;
+            try
+            {
+                name = p.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                throw Error("a field name escapes an unpaired UTF-16 surrogate");
+            }
+            yield return (name, new JsonCursor(p.Value, Child(name), File));
+        }
+    }
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        int at = 0;
+        while (at < bytes.Length)
+        {
+            if (Rune.DecodeFromUtf8(bytes[at..], out _, out int consumed) != OperationStatus.Done) return at;
+            at += consumed;
+        }
+        return at;
     }
 
     private string Child(string name) => Path.Length == 0 ? name : $"{Path}.{name}";

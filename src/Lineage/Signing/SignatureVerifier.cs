@@ -28,6 +28,11 @@ public static class SignatureVerifier
         {
             return new VerificationResult { Outcome = VerificationOutcome.Unreadable, Signer = signer, Errors = [e.Describe()] };
         }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or System.Formats.Asn1.AsnContentException)
+        {
+            // Malformed key or certificate material that the platform rejects while it is being used.
+            return new VerificationResult { Outcome = VerificationOutcome.Unreadable, Signer = signer, Errors = [$"{signaturePath}: malformed cryptographic material: {e.Message}"] };
+        }
     }
 
     private static VerificationResult VerifyCore(string modelPath, string signaturePath, VerificationOptions options, Action<SignerInfo?> reportSigner, CancellationToken cancellation)
