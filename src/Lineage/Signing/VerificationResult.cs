@@ -37,12 +37,13 @@ public enum FileStatus
     Unexpected,
 }
 
-/// <summary>The overall answer; <see cref="Unreadable"/> is an input that could not be read or parsed (fail closed).</summary>
+/// <summary>The overall answer; <see cref="Unreadable"/> is an input that could not be read or parsed (fail closed).
+/// The default value is <see cref="Failed"/>, so that a result nobody filled in never reads as verified.</summary>
 public enum VerificationOutcome
 {
-    Verified,
-    Failed,
-    Unreadable,
+    Failed = 0,
+    Verified = 1,
+    Unreadable = 2,
 }
 
 /// <summary>Who signed: the kind, and what the signature material says (identity and issuer for certificates,
@@ -103,7 +104,7 @@ public sealed record VerificationResult
     public IReadOnlyList<string> Errors { get; init; } = [];
 
     [JsonIgnore]
-    public required VerificationOutcome Outcome { get; init; }
+    public VerificationOutcome Outcome { get; init; }
 
     /// <summary>When the signature was made, as far as the bundle proves it (the Rekor integrated time for Sigstore,
     /// the certificate's notBefore for a private PKI); null for bare keys.</summary>
