@@ -75,7 +75,8 @@ internal static class SignCommand
             else
             {
                 context.Stdout.WriteLine($"signed {result.Files.Count} files of {modelPath} with {VerifyCommand.DescribeSigner(result.Signer)} -> {result.SignaturePath}");
-                foreach (var file in result.Files) context.Stdout.WriteLine($"  {file.Name}  {file.Digest}".TrimEnd());
+                int width = result.Files.Count == 0 ? 0 : Math.Min(60, result.Files.Max(f => f.Name.Length));
+                foreach (var file in result.Files) context.Stdout.WriteLine($"  {file.Name.PadRight(width)}  {file.Digest}".TrimEnd());
             }
             return ExitCodes.Success;
         }));
