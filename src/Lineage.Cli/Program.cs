@@ -28,6 +28,8 @@ public static class Program
         root.Subcommands.Add(DbCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(GraphCommand.Create(context));
+        root.Subcommands.Add(SignCommand.Create(context));
+        root.Subcommands.Add(VerifyCommand.Create(context));
         root.Subcommands.Add(DevSignalsCommand.Create(context));
         root.Subcommands.Add(DevCatalogCommand.Create(context));
 
