@@ -3,6 +3,7 @@ using System.Text;
 using Lineage.Formats;
 using Lineage.IO;
 using Lineage.Security;
+using Lineage.Formats.Pickle;
 using Lineage.Tests.Support;
 
 namespace Lineage.Tests.Security;

@@ -1,27 +1,37 @@
+using System.Buffers.Binary;
 using System.Globalization;
 
-namespace Lineage.Security;
+namespace Lineage.Formats.Pickle;
 
 /// <summary>
-/// A second opinion on text that <see cref="Formats.FormatDetector"/> calls a protocol 0/1 pickle because of its
-/// first byte (a YAML file starting "chat_template:" begins with the GLOBAL opcode 'c'). It walks the opcode
-/// framing of the first bytes the way pickle's Unpickler reads them and rejects only content that the
-/// Unpickler itself would reject before executing anything (an unknown opcode, an INT that is not a number, a
-/// GLOBAL whose module name cannot be imported). So it can never turn a loadable pickle into "text".
+/// Decides whether the first bytes of a file could be a pickle that Python's Unpickler would act on. Pickles
+/// need no header (PROTO is optional), so a first-byte test alone calls YAML starting "chat_template:" a GLOBAL
+/// and "In this folder" an INT. The sniffer walks the opcode framing the way the Unpickler reads it and rejects
+/// content only when the Unpickler would stop before importing anything (an unknown opcode, an INT that is not
+/// a number, a GLOBAL whose module cannot be a module name). Once an opcode that imports (GLOBAL, INST,
+/// STACK_GLOBAL, EXT*) has been framed, a later error no longer matters: loading would already have run the
+/// import, so the bytes count as a pickle and a payload placed before a corrupt byte is still analysed.
 /// </summary>
 internal static class PickleSniffer
 {
+    /// <summary>Opcodes walked before the answer is "yes": 64 well-framed opcodes are not an accident.</summary>
+    private const int EnoughOpcodes = 64;
+
     /// <summary>Opcodes taking one newline-terminated argument.</summary>
     private const string LineArgOpcodes = "ILFSVPpg";
 
     /// <summary>Opcodes taking no argument.</summary>
     private const string NoArgOpcodes = "(.0123NRabd}el]ostu)Q";
 
-    /// <summary>True when <paramref name="head"/> could be the start of a pickle that Python would load.</summary>
+    /// <summary>
+    /// True when <paramref name="head"/> could be the start of a pickle Python would act on.
+    /// <paramref name="truncated"/> says the file continues past <paramref name="head"/>.
+    /// </summary>
     public static bool IsPlausible(ReadOnlySpan<byte> head, bool truncated)
     {
         int i = 0, ops = 0;
-        while (i < head.Length && ops < 64)
+        bool imported = false;
+        while (i < head.Length && ops < EnoughOpcodes)
         {
             byte op = head[i++];
             ops++;
@@ -30,8 +40,8 @@ internal static class PickleSniffer
             if (op < 0x80 && LineArgOpcodes.Contains((char)op, StringComparison.Ordinal))
             {
                 int nl = head[i..].IndexOf((byte)'\n');
-                if (nl < 0) return truncated;
-                if (!LineArgumentValid((char)op, head.Slice(i, nl))) return false;
+                if (nl < 0) return truncated || imported;
+                if (!LineArgumentValid((char)op, head.Slice(i, nl))) return imported;
                 i += nl + 1;
                 continue;
             }
@@ -40,12 +50,15 @@ internal static class PickleSniffer
                 for (int line = 0; line < 2; line++)
                 {
                     int nl = head[i..].IndexOf((byte)'\n');
-                    if (nl < 0) return truncated;
-                    if (nl == 0 || (line == 0 && !ImportableModuleName(head.Slice(i, nl)))) return false;
+                    if (nl < 0) return truncated || imported;
+                    if (nl == 0 || (line == 0 && !ImportableModuleName(head.Slice(i, nl)))) return imported;
                     i += nl + 1;
                 }
+                imported = true;
                 continue;
             }
+            if (op is 0x93 or 0x82 or 0x83 or 0x84) imported = true;
+            if (op == 0x80 && i < head.Length && head[i] > 5) return imported;
             int fixedArg = op switch
             {
                 (byte)'K' or (byte)'h' or (byte)'q' or 0x80 or 0x82 => 1,
@@ -60,7 +73,6 @@ internal static class PickleSniffer
                 i += fixedArg;
                 continue;
             }
-            long length;
             int prefix = op switch
             {
                 (byte)'U' or (byte)'C' or 0x8c or 0x8a => 1,
@@ -68,19 +80,20 @@ internal static class PickleSniffer
                 0x8d or 0x8e or 0x96 => 8,
                 _ => -1,
             };
-            if (prefix < 0) return false;
-            if (i + prefix > head.Length) return truncated;
-            length = prefix switch
+            if (prefix < 0) return imported;
+            if (i + prefix > head.Length) return truncated || imported;
+            long length = prefix switch
             {
                 1 => head[i],
-                4 => BitConverter.ToUInt32(head.Slice(i, 4)),
-                _ => (long)Math.Min(BitConverter.ToUInt64(head.Slice(i, 8)), long.MaxValue),
+                4 => BinaryPrimitives.ReadUInt32LittleEndian(head.Slice(i, 4)),
+                _ => (long)Math.Min(BinaryPrimitives.ReadUInt64LittleEndian(head.Slice(i, 8)), long.MaxValue),
             };
             i += prefix;
-            if (length > head.Length - i) return truncated;
+            if (length > head.Length - i) return truncated || imported;
             i += (int)length;
         }
-        return true;
+        // Out of bytes without a STOP: a complete file that never stops cannot load (but an import may already have run).
+        return ops >= EnoughOpcodes || truncated || imported;
     }
 
     private static bool LineArgumentValid(char op, ReadOnlySpan<byte> arg)
@@ -103,16 +116,20 @@ internal static class PickleSniffer
                     string t = text.TrimEnd();
                     return t.Length >= 2 && t[0] is '\'' or '"' && t[^1] == t[0];
                 }
-            default:
+            case 'P':
+            case 'V':
                 return true;
+            default:
+                // Memo indices (p, g) are decimal numbers.
+                return text.Trim().Length > 0 && text.Trim().All(char.IsAsciiDigit);
         }
     }
 
-    /// <summary>A module name __import__ could resolve: no whitespace, colon, slash or control characters.</summary>
+    /// <summary>A module name the importer could resolve: no whitespace, colon, slash or control characters.</summary>
     private static bool ImportableModuleName(ReadOnlySpan<byte> line)
     {
         foreach (byte b in line)
-            if (b <= 0x20 || b is (byte)':' or (byte)'/' or (byte)'\\' or 0x7F) return false;
+            if (b <= 0x20 || b is (byte)':' or (byte)'/' or (byte)'\\' or 0x7F or (byte)',' or (byte)';' or (byte)'(' or (byte)')' or (byte)'=') return false;
         return true;
     }
 }
