@@ -54,6 +54,7 @@ public static class FormatDetector
         if (head.StartsWith((ReadOnlySpan<byte>)[0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00])) return ContainerFormat.Xz;
         if (head.StartsWith((ReadOnlySpan<byte>)[0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C])) return ContainerFormat.SevenZip;
         if (head.Length >= 262 && head.Slice(257, 5).SequenceEqual("ustar"u8)) return ContainerFormat.Tar;
+        if (head.Length >= 512 && head[0] != 0 && IO.Tar.TarReader.IsHeader(head)) return ContainerFormat.Tar;
         if (LooksLikeSafetensors(head, length)) return ContainerFormat.Safetensors;
         if (head[0] == 0x80 && head.Length > 1 && head[1] <= 5 && Pickle.PickleSniffer.IsPlausible(head, head.Length < length)) return ContainerFormat.Pickle;
         if (Llama2c.Llama2cReader.LooksLike(head, length)) return ContainerFormat.Llama2c;
