@@ -38,6 +38,9 @@ public sealed record ScanOptions
     /// <summary>Output below which any compression ratio is accepted (all-zero tensors compress ~1000:1).</summary>
     public long RatioGraceBytes { get; init; } = 16L << 20;
 
+    /// <summary>Operation, depth and size limits of the symbolic pickle machine (exceeding them is LIN-SCAN-006).</summary>
+    public Formats.Pickle.PickleLimits PickleLimits { get; init; } = Formats.Pickle.PickleLimits.Default;
+
     /// <summary>Pickles scanned back to back in one stream before the rest is refused (legacy torch files have five).</summary>
     public int MaxPickleStreams { get; init; } = 64;
 

@@ -36,11 +36,12 @@ public class ScanCommandTests
         Assert.Equal(2, CliRunner.Run("scan", bad).ExitCode);
         Assert.Equal(2, CliRunner.Run("scan", bad, "--fail-on", "critical").ExitCode);
         Assert.Equal(2, CliRunner.Run("scan", "/definitely/not/here").ExitCode);
-        string pickle = Corpus.Path($"{Samples}/pickles/safe_data.pkl");
-        var r = CliRunner.Run("scan", pickle, "--format", "json");
+        string truncated = dir.Write("weights.pkl", [0x80, 0x04, 0x95, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x7D, 0x94, 0x8C, 0x05, (byte)'a']);
+        var r = CliRunner.Run("scan", truncated, "--format", "json", "--fail-on", "critical");
         Assert.Equal(2, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Stdout);
-        Assert.Equal("unanalyzed", doc.RootElement.GetProperty("files")[0].GetProperty("status").GetString());
+        Assert.Equal("error", doc.RootElement.GetProperty("files")[0].GetProperty("status").GetString());
+        Assert.Equal(0, CliRunner.Run("scan", Corpus.Path($"{Samples}/pickles/safe_data.pkl"), "--fail-on", "low").ExitCode);
     }
 
     [Fact]

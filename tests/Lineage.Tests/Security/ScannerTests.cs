@@ -45,7 +45,8 @@ public class ScannerTests
         using var dir = new TempDir();
         dir.Write("model.gguf", [.. "GGUF"u8, 3, 0, 0, 0, .. new byte[32]]);
         dir.Write("weights.pkl", ProtocolZeroPickle);
-        var report = Scanner.Scan([dir.Path]);
+        // Every format has an analyzer by default; a scanner configured without them shows the fail-closed path.
+        var report = Scanner.Scan([dir.Path], new ScanOptions { Analyzers = [] });
         Assert.All(report.Files, f =>
         {
             Assert.Equal(FileStatus.Unanalyzed, f.Status);
@@ -206,9 +207,10 @@ public class ScannerTests
 
         var jinja = report.Findings.Single(f => f.Rule == "LIN-JINJA-001");
         Assert.Equal("inner.arch/deep/tokenizer_config.json", jinja.Entry);
-        var unanalyzed = report.Findings.Single(f => f.Rule == "LIN-SCAN-003");
-        Assert.Equal("w.pkl", unanalyzed.Entry);
-        Assert.Equal(FileStatus.Unanalyzed, report.Status);
+        var pickle = report.Findings.Single(f => f.Rule == "LIN-PKL-001");
+        Assert.Equal("w.pkl", pickle.Entry);
+        Assert.Equal(Severity.Critical, pickle.Severity);
+        Assert.Equal(FileStatus.Scanned, report.Status);
         Assert.Contains(new Scanner(options).Rules, r => r.Id == "LIN-TEST-001");
     }
 

@@ -121,7 +121,7 @@ internal sealed class PickleScanner
     private PickleResult RunOne(long offset, string? label, PickleScanOutcome? outcome)
     {
         var joblib = new JoblibInline(this, label);
-        var result = PickleMachine.Run(_source, offset, null, label, joblib.Read);
+        var result = PickleMachine.Run(_source, offset, _context.Options.PickleLimits, label, joblib.Read);
         Evaluate(result, label, outcome);
         return result;
     }
@@ -134,14 +134,13 @@ internal sealed class PickleScanner
         foreach (var e in result.Events)
             if (e.IsCall && e.Target is not null) usedAsCallable.TryAdd(e.Target, e);
 
+        _context.AddProgram(label, result.StartOffset, result.Decompile(64 * 1024));
         var consumed = new HashSet<PickleValue>(ReferenceEqualityComparer.Instance);
         var cleared = new HashSet<PickleGlobal>(ReferenceEqualityComparer.Instance);
         EvaluateEvents(result, label, usedAsCallable, consumed, cleared, outcome);
         EvaluateGlobals(result, label, usedAsCallable, cleared);
         ReportNotes(result, label);
         InspectData(result, label, consumed);
-
-        _context.AddProgram(label, result.StartOffset, result.Decompile(64 * 1024));
         if (result.Error is { } error)
         {
             string where = label is null ? "" : $"{label}: ";
@@ -257,7 +256,7 @@ internal sealed class PickleScanner
         if (args.Count > 0)
         {
             payload = SymbolicValues.Bytes(args[0], _context, steps);
-            consumed.Add(args[0]);
+            Consume(args[0], consumed, 0);
         }
         bool isLoadFromBytes = resolved == LoadFromBytes && callable is PickleGlobal;
         if (payload is null)
@@ -276,6 +275,16 @@ internal sealed class PickleScanner
             bool clean = CountSignificant() == before;
             loadFromBytes[g] = (!loadFromBytes.TryGetValue(g, out bool prior) || prior) && clean;
         }
+    }
+
+    /// <summary>Marks a loader argument and the values it is decoded from, so the data walk does not scan them twice.</summary>
+    private static void Consume(PickleValue v, HashSet<PickleValue> consumed, int depth)
+    {
+        if (depth > 16 || !consumed.Add(v)) return;
+        if (v is PickleCall c)
+            foreach (var a in c.ArgumentItems) Consume(a, consumed, depth + 1);
+        else if (v is PickleTuple t)
+            foreach (var a in t.Items) Consume(a, consumed, depth + 1);
     }
 
     private int CountSignificant() => _context.ReportForFormat.Findings.Count(f => f.Severity >= Severity.Low);

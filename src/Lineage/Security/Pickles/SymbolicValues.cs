@@ -41,6 +41,8 @@ internal static class SymbolicValues
                             return module.Value;
                         case "builtins.globals" or "builtins.vars" or "builtins.locals":
                             return "builtins";
+                        case "pkgutil.resolve_name" when args.Count >= 1 && args[0] is PickleString resolvable:
+                            return resolvable.Value.Replace(':', '.');
                     }
                     // operator.attrgetter('a.b')(obj) is obj.a.b; operator.itemgetter('x')(vars(builtins)) is builtins.x.
                     if (call.Callable is PickleCall { } getter && CalleeName(getter.Callable, depth + 1) is "operator.attrgetter" or "operator.itemgetter"
