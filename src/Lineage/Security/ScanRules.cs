@@ -226,7 +226,7 @@ public static class ScanRules
 
     public static readonly RuleDescriptor MetaScript = new("LIN-META-003", "metadata-script-injection", Severity.Medium,
         "Metadata holds HTML or JavaScript",
-        "<script>, javascript: URLs and event handlers target the web pages (model hubs, dashboards) that display metadata.");
+        "<script>, javascript: URLs and event handlers target the web pages (model hubs, dashboards) that display metadata. High when the script reads cookies, sends data away (fetch, XMLHttpRequest, beacons) or redirects the viewer.");
 
     public static readonly RuleDescriptor MetaEncoded = new("LIN-META-004", "metadata-encoded-payload", Severity.Medium,
         "Metadata holds an encoded or serialized blob",
