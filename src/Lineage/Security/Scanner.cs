@@ -246,10 +246,11 @@ public sealed class Scanner
             report.Note = "empty file (or not a regular file)";
             return;
         }
-        MappedFile source;
+        // Positioned reads rather than a mapping: the scanner touches small scattered pieces of large files.
+        RandomAccessFile source;
         try
         {
-            source = MappedFile.Open(path);
+            source = RandomAccessFile.Open(path);
         }
         catch (LineageException e)
         {
