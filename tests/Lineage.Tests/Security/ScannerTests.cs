@@ -295,6 +295,18 @@ public class ScannerHostileInputTests
         "scanner/modelaudit/samples/safetensors/multiple_patterns.safetensors",
         "scanner/modelaudit/samples/keras/safe_model.h5",
         "real/tokenizers/ortx/phi-3-mini/tokenizer_config.json",
+        "scanner/modelaudit/samples/pytorch/malicious_eval.pt",
+        "scanner/modelaudit/samples/archives/path_traversal.zip",
+        "scanner/modelaudit/samples/pickles/nested_pickle_multistage.pkl",
+        "scanner/modelaudit/samples/pickles/dill_func.pkl",
+        "scanner/modelaudit/pickles/multiple_stream_attack.pkl",
+        "scanner/modelaudit/samples/tensorflow/malicious_pyfunc/saved_model.pb",
+        "scanner/modelaudit/samples/pipeline.skops",
+        "scanner/modelaudit/scenarios/license_scenarios/unlicensed_dataset/embeddings.npy",
+        "real/weights/legacy-pt/tiny_distilbert_legacy.bin",
+        "real/weights/candle-small/test.pt",
+        "real/weights/ort-tiny-gpt2/tiny_gpt2_fp32.onnx",
+        "real/tokenizers/llamacpp-vocab/ggml-vocab-phi-3.gguf",
     };
 
     /// <summary>Whatever the bytes, a scan returns a report: no exception escapes and nothing is clean by accident.</summary>
