@@ -45,6 +45,17 @@ public class ScanCommandTests
     }
 
     [Fact]
+    public void Explain_prints_the_decompiled_pickle()
+    {
+        var r = CliRunner.Run("scan", Corpus.Path($"{Samples}/pickles/malicious_system_call.pkl"), "--explain");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("decompiled pickle (byte 0):", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("    | from posix import system", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("    | _var0 = system(\"echo 'security test - malicious system call'\")", r.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("decompiled pickle", CliRunner.Run("scan", Corpus.Path($"{Samples}/pickles/malicious_system_call.pkl")).Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Nothing_scannable_exits_3_and_usage_errors_4()
     {
         using var dir = new TempDir();
