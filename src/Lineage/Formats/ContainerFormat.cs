@@ -56,7 +56,7 @@ public static class FormatDetector
         if (head.Length >= 262 && head.Slice(257, 5).SequenceEqual("ustar"u8)) return ContainerFormat.Tar;
         if (head.Length >= 512 && head[0] != 0 && IO.Tar.TarReader.IsHeader(head)) return ContainerFormat.Tar;
         if (LooksLikeSafetensors(head, length)) return ContainerFormat.Safetensors;
-        if (head[0] == 0x80 && head.Length > 1 && head[1] <= 5 && Pickle.PickleSniffer.IsPlausible(head, head.Length < length)) return ContainerFormat.Pickle;
+        if (head[0] == 0x80 && head.Length > 1 && head[1] <= 5 && Pickle.PickleSniffer.IsPlausible(head, length)) return ContainerFormat.Pickle;
         if (Llama2c.Llama2cReader.LooksLike(head, length)) return ContainerFormat.Llama2c;
         if (head.Length >= 2 && head[0] == 0x78 && (head[0] * 256 + head[1]) % 31 == 0) return ContainerFormat.Zlib;
         if (LooksLikeLzmaAlone(head, length)) return ContainerFormat.Lzma;
@@ -67,7 +67,7 @@ public static class FormatDetector
         if (LooksLikeOnnx(head)) return ContainerFormat.Onnx;
         // PROTO is optional: a stream may start with any opcode that pushes a value or a MARK, in any protocol.
         // The sniffer walks the opcode framing, so text and binary data that Python would refuse are not pickles.
-        if (PickleStartOpcodes.Contains(head[0]) && Pickle.PickleSniffer.IsPlausible(head, head.Length < length))
+        if (PickleStartOpcodes.Contains(head[0]) && Pickle.PickleSniffer.IsPlausible(head, length))
             return ContainerFormat.Pickle;
         return ContainerFormat.Unknown;
     }

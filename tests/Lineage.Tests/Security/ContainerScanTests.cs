@@ -440,7 +440,7 @@ public class ContainerScanTests
         byte[] noProto = new PickleBuilder().StackGlobal("os", "system").Str("id").Op(PickleOpcode.Tuple1).Op(PickleOpcode.Reduce).Stop().ToArray();
         Assert.Equal(ContainerFormat.Pickle, FormatDetector.Detect(noProto, noProto.Length));
         Flagged(Scan(noProto, "README"), "LIN-PKL-001", Severity.Critical);
-        foreach (string text in new[] { "chat_template: x\n", "In this folder\n", "Commit: abc\n", "(see below)\n", "Notes\n", "]] not a pickle", "README.md" })
+        foreach (string text in new[] { "chat_template: x\n", "In this folder\n", "Commit: abc\n", "(see below)\n", "Notes\n", "]] not a pickle", "README.md", "Xw== 1\nIQ== 0\n", "cw== 2\n" })
             Assert.NotEqual(ContainerFormat.Pickle, FormatDetector.Detect(Encoding.UTF8.GetBytes(text), text.Length));
         byte[] zeroProto = "cos\nsystem\n(S'id'\ntR."u8.ToArray();
         Assert.Equal(ContainerFormat.Pickle, FormatDetector.Detect(zeroProto, zeroProto.Length));

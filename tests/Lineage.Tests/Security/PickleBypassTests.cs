@@ -238,6 +238,25 @@ public class PickleBypassTests
         Assert.Contains("torch.load argument", nested.Entry, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Torch_load_from_bytes_is_allowed_only_when_its_nested_checkpoint_is_clean()
+    {
+        // Old torch pickles store each storage as torch.save(storage) bytes passed to torch.storage._load_from_bytes.
+        byte[] storagePickle = new PickleBuilder().Proto(2).StoragePid("FloatStorage", "0", 4).Stop().ToArray();
+        byte[] benign = TorchBuilder.Zip(storagePickle, [("0", TorchBuilder.Floats(1, 2, 3, 4))]);
+        byte[] Outer(byte[] nested) => new PickleBuilder().Proto(2).Global("torch.storage", "_load_from_bytes").Bytes(nested).Op(PickleOpcode.Tuple1).Op(PickleOpcode.Reduce).Stop().ToArray();
+        Clean(Scan(Outer(benign)));
+
+        byte[] hostile = TorchBuilder.Zip(Payload(), [("0", TorchBuilder.Floats(1, 2, 3, 4))]);
+        var r = Scan(Outer(hostile));
+        Flagged(r, "LIN-PKL-001", Severity.Critical, "torch.storage._load_from_bytes");
+        Assert.EndsWith("archive/data.pkl", Flagged(r, "LIN-PKL-001", Severity.Critical, "os.system").Entry, StringComparison.Ordinal);
+
+        // A computed argument cannot be checked: the loader stays critical.
+        var computed = new PickleBuilder().Proto(2).Global("torch.storage", "_load_from_bytes").PersId("x").Op(PickleOpcode.Tuple1).Op(PickleOpcode.Reduce).Stop();
+        Flagged(Scan(computed.ToArray()), "LIN-PKL-001", Severity.Critical, "_load_from_bytes");
+    }
+
     public static TheoryData<string> Encodings() => ["raw", "base64", "hex", "codecs-hex", "zlib", "latin1"];
 
     [Theory]

@@ -27,8 +27,15 @@ internal static class PickleSniffer
     /// True when <paramref name="head"/> could be the start of a pickle Python would act on.
     /// <paramref name="truncated"/> says the file continues past <paramref name="head"/>.
     /// </summary>
-    public static bool IsPlausible(ReadOnlySpan<byte> head, bool truncated)
+    public static bool IsPlausible(ReadOnlySpan<byte> head, bool truncated) => IsPlausible(head, truncated ? long.MaxValue : head.Length);
+
+    /// <summary>
+    /// True when <paramref name="head"/>, the first bytes of a stream of <paramref name="totalLength"/> bytes, could be
+    /// the start of a pickle Python would act on. A counted string longer than the whole stream cannot be read.
+    /// </summary>
+    public static bool IsPlausible(ReadOnlySpan<byte> head, long totalLength)
     {
+        bool truncated = totalLength > head.Length;
         int i = 0, ops = 0;
         bool imported = false;
         while (i < head.Length && ops < EnoughOpcodes)
@@ -89,6 +96,7 @@ internal static class PickleSniffer
                 _ => (long)Math.Min(BinaryPrimitives.ReadUInt64LittleEndian(head.Slice(i, 8)), long.MaxValue),
             };
             i += prefix;
+            if (length > totalLength - i) return imported;
             if (length > head.Length - i) return truncated || imported;
             i += (int)length;
         }

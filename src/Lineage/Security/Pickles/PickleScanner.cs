@@ -115,7 +115,7 @@ internal sealed class PickleScanner
         if (n <= 0) return false;
         var head = new byte[n];
         source.ReadExactly(offset, head);
-        return head[0] == (byte)'.' ? false : PickleSniffer.IsPlausible(head, offset + n < source.Length);
+        return head[0] != (byte)'.' && PickleSniffer.IsPlausible(head, source.Length - offset);
     }
 
     private PickleResult RunOne(long offset, string? label, PickleScanOutcome? outcome)
