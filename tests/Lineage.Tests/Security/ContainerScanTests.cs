@@ -106,6 +106,23 @@ public class ContainerScanTests
     }
 
     [Fact]
+    public void A_member_missing_from_the_central_directory_is_still_scanned()
+    {
+        // Two members, then the directory rewritten to list only the first: streaming readers still see the second.
+        byte[] full = new ZipBuilder().Add("archive/data.pkl", StateDict("w")).Add("archive/hidden.pkl", Payload()).Build();
+        byte[] listed = new ZipBuilder().Add("archive/data.pkl", StateDict("w")).Build();
+        int cdInFull = full.AsSpan().IndexOf("PK\x01\x02"u8);
+        int cdInListed = listed.AsSpan().IndexOf("PK\x01\x02"u8);
+        byte[] directory = listed[cdInListed..];
+        BinaryPrimitives.WriteUInt32LittleEndian(directory.AsSpan(directory.Length - 6), (uint)cdInFull);
+        byte[] hostile = [.. full[..cdInFull], .. directory];
+        var r = Scan(hostile);
+        Flagged(r, "LIN-ARC-003", Severity.High, "unlisted");
+        var f = Flagged(r, "LIN-PKL-001", Severity.Critical, "os.system");
+        Assert.StartsWith("unlisted member 'archive/hidden.pkl'", f.Entry, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Encrypted_or_unsupported_members_fail_closed()
     {
         var encrypted = new ZipBuilder().Add(new ZipBuilder.Item { Name = "data.pkl", Data = Payload(), Flags = 1 }).Build();

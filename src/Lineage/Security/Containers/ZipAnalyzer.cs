@@ -88,9 +88,46 @@ internal sealed class ZipAnalyzer : IFormatAnalyzer
             }
             context.ScanNested(member, label);
         }
+        foreach (var hidden in zip.Oddities.Where(o => o.Code == "zip.unlisted-entry").Take(64))
+            ScanUnlisted(zip, hidden.Offset, context);
         if (zip.Find("schema.json") is { } schema && schema.IsReadable && !schema.IsEncrypted)
             SkopsSchema.Check(zip, schema, context);
         ReportOddities(zip, context);
+    }
+
+    /// <summary>
+    /// A local header the central directory does not list: readers that stream local headers see this member,
+    /// directory-based ones do not. It is scanned too (stored or deflated, sizes from its own header).
+    /// </summary>
+    private static void ScanUnlisted(ZipReader zip, long offset, ScanContext context)
+    {
+        var source = zip.Source;
+        if (offset < 0 || offset > source.Length - 30) return;
+        byte[] h = source.ReadBytes(offset, 30);
+        int flags = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(h.AsSpan(6));
+        int method = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(h.AsSpan(8));
+        long compressed = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(h.AsSpan(18));
+        int nameLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(h.AsSpan(26));
+        int extraLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(h.AsSpan(28));
+        long data = offset + 30 + nameLength + extraLength;
+        if (data > source.Length || (flags & 8) != 0 || (flags & 1) != 0 || compressed > source.Length - data) return;
+        string name = System.Text.Encoding.UTF8.GetString(source.ReadBytes(offset + 30, nameLength));
+        string label = $"unlisted member '{name}' at byte {offset}";
+        try
+        {
+            IByteSource member = method switch
+            {
+                0 => new SliceByteSource(source, data, compressed, source.Name),
+                8 => new MemoryByteSource(source.Name, Expander.Expand(new IO.ByteSourceStream(new SliceByteSource(source, data, compressed)), compressed,
+                    s => new System.IO.Compression.DeflateStream(s, System.IO.Compression.CompressionMode.Decompress), context, source.Name, "deflate")),
+                _ => throw new LineageException($"compression method {method} is not supported; the member cannot be scanned", source.Name, offset + 8),
+            };
+            context.ScanNested(member, label);
+        }
+        catch (LineageException e)
+        {
+            context.ReportException(e, entry: label);
+        }
     }
 
     private static bool SniffPickle(IByteSource member) => member.Length > 0 && FormatDetector.Detect(member) == ContainerFormat.Pickle;
