@@ -59,7 +59,6 @@ public static class FormatDetector
         if (head[0] == 0x80 && head.Length > 1 && head[1] <= 5 && Pickle.PickleSniffer.IsPlausible(head, length)) return ContainerFormat.Pickle;
         if (Llama2c.Llama2cReader.LooksLike(head, length)) return ContainerFormat.Llama2c;
         if (head.Length >= 2 && head[0] == 0x78 && (head[0] * 256 + head[1]) % 31 == 0) return ContainerFormat.Zlib;
-        if (LooksLikeLzmaAlone(head, length)) return ContainerFormat.Lzma;
         var trimmed = TrimStart(head);
         if (trimmed.Length > 0 && (trimmed[0] == (byte)'{' || trimmed[0] == (byte)'[')
             && fileName is not null && fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
@@ -69,6 +68,8 @@ public static class FormatDetector
         // The sniffer walks the opcode framing, so text and binary data that Python would refuse are not pickles.
         if (PickleStartOpcodes.Contains(head[0]) && Pickle.PickleSniffer.IsPlausible(head, length))
             return ContainerFormat.Pickle;
+        // Last: the .lzma header is weak (0x5D is also EMPTY_LIST, which a pickle may start with).
+        if (LooksLikeLzmaAlone(head, length)) return ContainerFormat.Lzma;
         return ContainerFormat.Unknown;
     }
 
