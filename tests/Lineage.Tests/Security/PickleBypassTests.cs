@@ -461,6 +461,12 @@ public class PickleBypassTests
         Assert.Equal(FileStatus.Error, r.Status);
         Flagged(r, "LIN-SCAN-006", Severity.High, "more than 100 opcodes");
         Assert.DoesNotContain(r.Findings, f => f.Rule == "LIN-SCAN-001");
+
+        byte[] one = new PickleBuilder().Proto(4).None().Stop().ToArray();
+        byte[] many = [.. Enumerable.Repeat(one, 70).SelectMany(x => x)];
+        var streams = Scan(many, options: new ScanOptions { MaxPickleStreams = 64 });
+        Flagged(streams, "LIN-SCAN-006", Severity.High, "more than 64 pickles");
+        Assert.DoesNotContain(Scan([.. one, .. "trailing text"u8]).Findings, f => f.Severity >= Severity.Low);
     }
 
     // ------------------------------------------------------------------ benign controls

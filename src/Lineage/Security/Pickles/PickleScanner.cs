@@ -78,7 +78,7 @@ internal sealed class PickleScanner
         var scanner = new PickleScanner(source, context);
         var outcome = new PickleScanOutcome();
         long position = offset;
-        int max = multiple ? context.Options.MaxPickleStreams : 1;
+        int max = context.Options.MaxPickleStreams;
         while (position < source.Length)
         {
             var result = scanner.RunOne(position, label: outcome.Streams.Count == 0 ? null : $"pickle {outcome.Streams.Count + 1} at byte {position}", outcome);
@@ -90,16 +90,16 @@ internal sealed class PickleScanner
             // Legacy torch: magic, protocol, sys_info, object, storage keys; raw storages follow and are never unpickled.
             if (outcome.LegacyTorch && outcome.Streams.Count == 5) break;
             if (position >= source.Length) break;
-            if (outcome.Streams.Count >= max)
-            {
-                if (multiple)
-                    context.ReportError(ScanRules.LimitExceeded, $"more than {max} pickles back to back; the rest of the stream was not scanned", position);
-                break;
-            }
+            if (!multiple) break;
             if (!StartsPickle(source, position))
             {
                 if (!outcome.LegacyTorch)
                     context.Report(ScanRules.StreamAnomaly, $"{source.Length - position} bytes follow the last pickle (pickle.load ignores them)", position);
+                break;
+            }
+            if (outcome.Streams.Count >= max)
+            {
+                context.ReportError(ScanRules.LimitExceeded, $"more than {max} pickles back to back; the rest of the stream was not scanned", position);
                 break;
             }
         }
