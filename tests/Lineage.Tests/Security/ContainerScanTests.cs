@@ -326,6 +326,20 @@ public class ContainerScanTests
     }
 
     [Fact]
+    public void Seven_zip_members_are_expanded_and_scanned()
+    {
+        using var ms = new MemoryStream();
+        using (var writer = new SharpCompress.Writers.SevenZip.SevenZipWriter(ms, new SharpCompress.Writers.SevenZip.SevenZipWriterOptions()))
+        {
+            writer.Write("model/config.json", new MemoryStream("{}"u8.ToArray()), null);
+            writer.Write("model/pytorch_model.bin", new MemoryStream(Payload()), null);
+        }
+        var r = Scan(ms.ToArray(), "bundle.7z");
+        Assert.Equal("sevenzip", r.Format);
+        Assert.Equal("model/pytorch_model.bin", Flagged(r, "LIN-PKL-001", Severity.Critical, "os.system").Entry);
+    }
+
+    [Fact]
     public void Corrupt_compressed_streams_and_7z_fail_closed()
     {
         byte[] gz = Compress("gzip", Payload());
