@@ -26,6 +26,7 @@ public static class Program
         root.Subcommands.Add(CompareCommand.Create(context));
         root.Subcommands.Add(IdentifyCommand.Create(context));
         root.Subcommands.Add(DbCommand.Create(context));
+        root.Subcommands.Add(AuditCommand.Create(context));
         root.Subcommands.Add(ConvertCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(DevSignalsCommand.Create(context));
