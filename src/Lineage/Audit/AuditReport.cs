@@ -16,7 +16,14 @@ public sealed record AuditModel(
     IReadOnlyDictionary<string, long> Dtypes,
     ModelConfig? Config,
     TokenizerSummary? Tokenizer,
-    IReadOnlyList<string> WeightFiles);
+    IReadOnlyList<string> WeightFiles)
+{
+    /// <summary>The name the weights give themselves (GGUF general.name), else null.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>The version the weights state (GGUF general.version), else null.</summary>
+    public string? Version { get; init; }
+}
 
 /// <summary>A related entry of the fingerprint database (weight evidence, from <see cref="Identify.Identifier"/>).</summary>
 public sealed record DetectedBase(string ModelId, string? Family, string Verdict, bool? Related, double Score, double Log10PValue, IReadOnlyList<string> Transformations);

@@ -124,8 +124,15 @@ public static class Auditor
         var summary = ModelSummary.Create(model, hashFiles: false);
         var weights = model.Files.Where(f => f.Role is "weights" or "weights-data" or "index")
             .Select(f => Path.GetRelativePath(root, Path.GetFullPath(f.Path)).Replace(Path.DirectorySeparatorChar, '/')).ToList();
-        return new AuditModel(summary.Format, summary.Parameters, summary.TensorCount, summary.Dtypes, summary.Config, summary.Tokenizer, weights);
+        return new AuditModel(summary.Format, summary.Parameters, summary.TensorCount, summary.Dtypes, summary.Config, summary.Tokenizer, weights)
+        {
+            Name = MetadataText(model, "general.name"),
+            Version = MetadataText(model, "general.version"),
+        };
     }
+
+    private static string? MetadataText(Model model, string key) =>
+        model.Metadata.TryGetValue(key, out var node) && node is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out string? s) && !string.IsNullOrWhiteSpace(s) ? s : null;
 
     private static LineageCheck CheckLineage(Fingerprint? fingerprint, IReadOnlyList<BaseClaim> claims, AuditOptions options, List<AuditFinding> findings, string? error)
     {
