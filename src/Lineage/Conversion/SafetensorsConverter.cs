@@ -98,8 +98,10 @@ public static class SafetensorsConverter
         ArgumentNullException.ThrowIfNull(output);
         options ??= new ConvertOptions();
         string file = ResolveInput(input);
+        string detected;
+        using (var probe = MappedFile.Open(file)) detected = FormatNames.Of(FormatDetector.Detect(probe), TextKind.None);
         ConversionResult Fail(ConversionStatus status, string reason, IReadOnlyList<Finding>? findings = null, string? format = null, string? sha = null) =>
-            new() { Source = file, Output = output, Status = status, Reason = reason, Findings = findings ?? [], SourceFormat = format, SourceSha256 = sha };
+            new() { Source = file, Output = output, Status = status, Reason = reason, Findings = findings ?? [], SourceFormat = format ?? detected, SourceSha256 = sha };
 
         if (File.Exists(output) && !options.Overwrite)
             throw new LineageException("output file exists (pass --force to replace it)", output);
