@@ -5,29 +5,8 @@ using Lineage.Tests.Support;
 
 namespace Lineage.Tests.Evidence;
 
-public class BomTests
+public class BomTests(LadderDatabase db) : IClassFixture<LadderDatabase>
 {
-    /// <summary>A fingerprint database holding the ladder's four bases (built once for the class).</summary>
-    internal sealed class LadderDatabase : IDisposable
-    {
-        private readonly TempDir _dir = new();
-
-        public LadderDatabase()
-        {
-            if (Corpus.Root is null) return;
-            Path = _dir.File("ladder.db");
-            foreach (var m in new[] { "A", "C" })
-            {
-                var add = CliRunner.Run("db", "add", System.IO.Path.Combine(Corpus.Root, "ladder", m), "--id", "ladder/" + m, "--family", "ladder", "--db", Path);
-                if (add.ExitCode != 0) throw new InvalidOperationException(add.Stderr);
-            }
-        }
-
-        public string? Path { get; }
-
-        public void Dispose() => _dir.Dispose();
-    }
-
     private static JsonObject Bom(params string[] args)
     {
         var run = CliRunner.Run(["bom", .. args]);
@@ -42,7 +21,6 @@ public class BomTests
     public void Bom_of_a_fine_tune_is_schema_valid_and_names_its_detected_base_as_a_dependency()
     {
         string model = Corpus.Path("ladder/A-sft1");
-        using var db = new LadderDatabase();
         var run = CliRunner.Run("bom", model, "--db", db.Path!);
         Assert.Equal(0, run.ExitCode);
         Assert.Empty(CycloneDxSchema.Validate(run.Stdout));
@@ -89,7 +67,6 @@ public class BomTests
     [Fact]
     public void An_unrelated_model_has_no_base_and_still_validates()
     {
-        using var db = new LadderDatabase();
         var run = CliRunner.Run("bom", Corpus.Path("ladder/B"), "--db", db.Path!);
         Assert.Equal(0, run.ExitCode);
         Assert.Empty(CycloneDxSchema.Validate(run.Stdout));
