@@ -33,7 +33,7 @@ public static class HtmlReport
         .sev { font-weight: 700; font-size: 12px; padding: 1px 6px; border-radius: 4px; color: #fff; white-space: nowrap; }
         .sev-critical { background: #8b0000; } .sev-high { background: var(--bad); } .sev-medium { background: var(--warn); } .sev-low { background: #0969da; } .sev-info { background: var(--muted); }
         ul { margin: 4px 0; padding-left: 20px; } .muted { color: var(--muted); }
-        .heatmap text { font: 10px ui-monospace, monospace; fill: #1f2328; }
+        .heatmap text { font: 10px ui-monospace, monospace; fill: #1f2328; } td.name { white-space: nowrap; }
         """;
 
     public static void WriteCompare(TextWriter w, ComparisonResult r)
@@ -125,7 +125,7 @@ public static class HtmlReport
         {
             double v = double.IsFinite(s.Value) ? Math.Clamp(s.Value, 0, 1) : 0;
             string p = s.PValue is double pv ? pv.ToString("0.##e0", Inv) : "—";
-            w.WriteLine(string.Create(Inv, $"<tr class=\"signal\" data-signal=\"{E(s.Name)}\" data-value=\"{s.Value:R}\"><td class=\"mono\">{E(s.Name)}</td><td class=\"num\">{s.Value:F4}</td>")
+            w.WriteLine(string.Create(Inv, $"<tr class=\"signal\" data-signal=\"{E(s.Name)}\" data-value=\"{s.Value:R}\"><td class=\"mono name\">{E(s.Name)}</td><td class=\"num\">{s.Value:F4}</td>")
                 + string.Create(Inv, $"<td><svg class=\"bar\" width=\"200\" height=\"12\" viewBox=\"0 0 200 12\" role=\"img\" aria-label=\"{E(s.Name)} {s.Value:F3}\"><rect width=\"200\" height=\"12\" fill=\"#eaeef2\"/><rect width=\"{v * 200:F1}\" height=\"12\" fill=\"{(s.PValue is < 1e-6 ? "#1a7f37" : "#0969da")}\"/></svg></td>")
                 + $"<td class=\"num\">{p}</td><td>{E(s.Detail)}</td></tr>");
         }
@@ -150,7 +150,7 @@ public static class HtmlReport
         int rows = map.LayersA.Count, cols = map.LayersB.Count;
         int cell = Math.Max(6, Math.Min(28, 640 / Math.Max(rows, cols)));
         const int labelA = 110, labelB = 70;
-        int width = labelA + cols * cell + 4, height = labelB + rows * cell + 4;
+        int width = Math.Max(labelA + cols * cell + 4, labelA + 160), height = labelB + rows * cell + 34;
         w.WriteLine($"<svg id=\"heatmap\" class=\"heatmap\" data-rows=\"{rows}\" data-cols=\"{cols}\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"layer correspondence heatmap, {rows} by {cols}\">");
         w.WriteLine(string.Create(Inv, $"<text x=\"{labelA}\" y=\"12\">B layers →</text><text x=\"2\" y=\"{labelB - 4}\">A layers ↓</text>"));
         for (int j = 0; j < cols; j++)
@@ -166,9 +166,14 @@ public static class HtmlReport
                 double v = i < map.Similarity.Length && j < map.Similarity[i].Length ? map.Similarity[i][j] : double.NaN;
                 string fill = double.IsFinite(v) ? Color(v) : "#f6f8fa";
                 string value = double.IsFinite(v) ? v.ToString("F3", Inv) : "n/a";
-                w.WriteLine(string.Create(Inv, $"<rect class=\"cell\" data-a=\"{E(map.LayersA[i])}\" data-b=\"{E(map.LayersB[j])}\" data-value=\"{value}\" x=\"{labelA + j * cell}\" y=\"{labelB + i * cell}\" width=\"{cell - 1}\" height=\"{cell - 1}\" fill=\"{fill}\"><title>{E(map.LayersA[i])} → {E(map.LayersB[j])}: {value}</title></rect>"));
+                w.WriteLine(string.Create(Inv, $"<rect class=\"cell\" data-a=\"{E(map.LayersA[i])}\" data-b=\"{E(map.LayersB[j])}\" data-value=\"{value}\" x=\"{labelA + j * cell}\" y=\"{labelB + i * cell}\" width=\"{cell - 1}\" height=\"{cell - 1}\" fill=\"{fill}\" stroke=\"#d0d7de\" stroke-width=\"0.5\"><title>{E(map.LayersA[i])} → {E(map.LayersB[j])}: {value}</title></rect>"));
             }
         }
+        // Legend: the colour scale from 0 (no shared rows) to 1 (all rows matched).
+        int legendY = labelB + rows * cell + 12;
+        for (int k = 0; k <= 10; k++)
+            w.WriteLine(string.Create(Inv, $"<rect class=\"legend\" x=\"{labelA + 20 + k * 10}\" y=\"{legendY}\" width=\"10\" height=\"10\" fill=\"{Color(k / 10.0)}\"/>"));
+        w.WriteLine(string.Create(Inv, $"<text x=\"{labelA + 4}\" y=\"{legendY + 9}\">0</text><text x=\"{labelA + 134}\" y=\"{legendY + 9}\">1</text>"));
         w.WriteLine("</svg>");
         if (map.Best.Count > 0)
             w.WriteLine($"<p class=\"muted mono\">best: {E(string.Join("  ", map.Best.Select(p => string.Create(Inv, $"{p.A}→{p.B} {p.Similarity:F2}"))))}</p>");
