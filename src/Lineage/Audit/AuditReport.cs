@@ -106,6 +106,7 @@ public sealed class AuditReport
     {
         var integrity = Rules.Where(r => r.Integrity).Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
         if (AllFindings.Any(f => f.Finding.Severity >= failOn && !integrity.Contains(f.Finding.Rule))) return ScanOutcome.Findings;
+        // The scan's own verdict without its findings (a threshold above critical): error, nothing scannable or clean.
         var scan = Scan.Outcome(Severity.Critical + 1);
         if (scan == ScanOutcome.Error || Findings.Any(f => integrity.Contains(f.Finding.Rule))) return ScanOutcome.Error;
         if (scan == ScanOutcome.NothingScannable && Model is null) return ScanOutcome.NothingScannable;
