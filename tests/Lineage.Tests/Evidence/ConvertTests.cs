@@ -71,6 +71,44 @@ public class ConvertTests
         }
     }
 
+    /// <summary>Pickles, PyTorch and NumPy files of the scanner samples (ModelAudit's benign and malicious assets).</summary>
+    public static TheoryData<string> ScannerSamples()
+    {
+        var data = new TheoryData<string>();
+        if (Corpus.Root is null)
+        {
+            data.Add("(corpus absent)");
+            return data;
+        }
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(Corpus.Root, "scanner"), "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            using var source = MappedFile.Open(file);
+            if (source.Length > 0 && FormatDetector.Detect(source) is ContainerFormat.Pickle or ContainerFormat.Npy or ContainerFormat.Zip)
+                data.Add(Path.GetRelativePath(Corpus.Root, file));
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ScannerSamples))]
+    public void Scanner_samples_convert_only_when_they_are_plain_tensors_and_malicious_ones_never(string relative)
+    {
+        string input = Corpus.Path(relative);
+        using var dir = new TempDir();
+        string output = dir.File("out.safetensors");
+        var run = CliRunner.Run("convert", input, "--to", "safetensors", "-o", output, "--format", "json");
+        Assert.True(run.ExitCode is 0 or 1 or 2, run.Stderr);
+        Assert.Equal(run.ExitCode == 0, File.Exists(output));
+        Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
+        string name = Path.GetFileName(relative).ToLowerInvariant();
+        if (new[] { "malicious", "exploit", "attack", "evil", "exec", "dill" }.Any(name.Contains))
+            Assert.NotEqual(0, run.ExitCode);
+        if (run.ExitCode == 1)
+            Assert.NotEmpty(JsonNode.Parse(run.Stdout)!["findings"]!.AsArray());
+        if (run.ExitCode == 0)
+            Assert.True(JsonNode.Parse(run.Stdout)!["verification"]!["bit_identical"]!.GetValue<bool>());
+    }
+
     [Fact]
     public void Converted_charlevel_checkpoint_equals_the_reference_safetensors_written_by_the_safetensors_library()
     {
