@@ -98,10 +98,13 @@ public static class SafetensorsConverter
         ArgumentNullException.ThrowIfNull(output);
         options ??= new ConvertOptions();
         string file = ResolveInput(input);
-        string detected;
-        using (var probe = MappedFile.Open(file)) detected = FormatNames.Of(FormatDetector.Detect(probe), TextKind.None);
+        ContainerFormat container;
+        using (var probe = MappedFile.Open(file)) container = FormatDetector.Detect(probe);
+        string detected = FormatNames.Of(container, TextKind.None);
         ConversionResult Fail(ConversionStatus status, string reason, IReadOnlyList<Finding>? findings = null, string? format = null, string? sha = null) =>
             new() { Source = file, Output = output, Status = status, Reason = reason, Findings = findings ?? [], SourceFormat = format ?? detected, SourceSha256 = sha };
+        if (container is not (ContainerFormat.Zip or ContainerFormat.Pickle or ContainerFormat.Npy))
+            return Fail(ConversionStatus.Failed, $"{detected} is not a PyTorch or NumPy checkpoint; convert takes .pt/.pth/.bin (zip or legacy) and .npy/.npz");
 
         if (File.Exists(output) && !options.Overwrite)
             throw new LineageException("output file exists (pass --force to replace it)", output);
