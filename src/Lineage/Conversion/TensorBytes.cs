@@ -52,6 +52,12 @@ internal static class TensorBytes
         long[] shape = tensor.Shape, strides = loc.Strides!;
         int rank = shape.Length;
         long inner = shape[rank - 1], innerStride = strides[rank - 1];
+        if (inner * eb > MaxSpanInMemory)
+        {
+            // A single row larger than the in-memory bound: the element-wise gatherer streams it in fixed chunks.
+            CopyElementwise(tensor, sink);
+            return;
+        }
         long rows = tensor.ElementCount / inner;
         var row = new byte[checked((int)(inner * eb))];
         byte[]? span = loc.ByteLength <= MaxSpanInMemory ? ReadSpan(tensor) : null;
