@@ -89,31 +89,19 @@ internal static class AuditCommand
             switch (parse.GetValue(format))
             {
                 case "json":
-                    WriteStream(context.Stdout, s => AuditReportWriter.WriteJson(s, result, threshold));
+                    StdoutStream.Write(context.Stdout, s => AuditReportWriter.WriteJson(s, result, threshold));
                     break;
                 case "sarif":
-                    WriteStream(context.Stdout, s => SarifWriter.Write(s, result.ToScanReport(), Auditor.ToolVersion));
+                    StdoutStream.Write(context.Stdout, s => SarifWriter.Write(s, result.ToScanReport(), Auditor.ToolVersion));
                     break;
                 default:
                     AuditReportWriter.WriteText(context.Stdout, result, threshold);
                     break;
             }
             if (html is not null) HtmlReportOption.Write(context, html, w => HtmlReport.WriteAudit(w, result, threshold));
-            return result.Outcome(threshold) switch
-            {
-                ScanOutcome.Clean => ExitCodes.Success,
-                ScanOutcome.Findings => ExitCodes.Findings,
-                ScanOutcome.Error => ExitCodes.Error,
-                _ => ExitCodes.NothingScannable,
-            };
+            return ExitCodes.For(result.Outcome(threshold));
         }));
         return command;
     }
 
-    internal static void WriteStream(TextWriter stdout, Action<Stream> write)
-    {
-        using var buffer = new MemoryStream();
-        write(buffer);
-        stdout.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
-    }
 }

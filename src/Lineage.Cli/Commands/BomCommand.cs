@@ -68,7 +68,7 @@ internal static class BomCommand
             }
             else
             {
-                AuditCommand.WriteStream(context.Stdout, s => CycloneDxWriter.Write(s, report, options));
+                StdoutStream.Write(context.Stdout, s => CycloneDxWriter.Write(s, report, options));
             }
             return ExitCodes.Success;
         }));

@@ -69,32 +69,20 @@ internal static class ScanCommand
             switch (parse.GetValue(format))
             {
                 case "json":
-                    WriteStream(context.Stdout, s => ScanReportWriter.WriteJson(s, report, threshold));
+                    StdoutStream.Write(context.Stdout, s => ScanReportWriter.WriteJson(s, report, threshold));
                     break;
                 case "sarif":
-                    WriteStream(context.Stdout, s => SarifWriter.Write(s, report));
+                    StdoutStream.Write(context.Stdout, s => SarifWriter.Write(s, report));
                     break;
                 default:
                     ScanReportWriter.WriteText(context.Stdout, report, threshold, parse.GetValue(explain), color: UseColorOnStdout(context));
                     break;
             }
-            return report.Outcome(threshold) switch
-            {
-                ScanOutcome.Clean => ExitCodes.Success,
-                ScanOutcome.Findings => ExitCodes.Findings,
-                ScanOutcome.Error => ExitCodes.Error,
-                _ => ExitCodes.NothingScannable,
-            };
+            return ExitCodes.For(report.Outcome(threshold));
         }));
         return command;
     }
 
-    private static void WriteStream(TextWriter stdout, Action<Stream> write)
-    {
-        using var buffer = new MemoryStream();
-        write(buffer);
-        stdout.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
-    }
 
     private static bool UseColorOnStdout(CliContext context) =>
         ReferenceEquals(context.Stdout, Console.Out) && !Console.IsOutputRedirected
