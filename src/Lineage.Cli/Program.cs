@@ -28,6 +28,9 @@ public static class Program
         root.Subcommands.Add(DbCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(GraphCommand.Create(context));
+        root.Subcommands.Add(AdvisoriesCommand.Create(context));
+        root.Subcommands.Add(DepsCommand.Create(context));
+        root.Subcommands.Add(BomDiffCommand.Create(context));
         root.Subcommands.Add(DevSignalsCommand.Create(context));
         root.Subcommands.Add(DevCatalogCommand.Create(context));
 

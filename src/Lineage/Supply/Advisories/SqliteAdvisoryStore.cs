@@ -231,7 +231,7 @@ public sealed class SqliteAdvisoryStore : IDisposable
                     added++;
                 }
                 if (record.Withdrawn is not null) withdrawn++;
-                var rating = AdvisorySeverity.Of(record);
+                var rating = record.IsMalicious ? new AdvisoryRating(Severity.Critical, "malicious package", null) : AdvisorySeverity.Of(record);
                 Set(insert, ("$id", record.Id), ("$modified", modified), ("$published", record.Published is { } p ? OsvRecord.FormatTime(p) : null),
                     ("$withdrawn", record.Withdrawn is { } w ? OsvRecord.FormatTime(w) : null), ("$summary", record.Summary),
                     ("$aliases", JsonSerializer.Serialize(record.Aliases)), ("$severity", rating.Severity.ToString().ToLowerInvariant()),
