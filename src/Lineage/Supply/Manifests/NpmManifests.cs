@@ -38,7 +38,7 @@ internal static class NpmManifests
         string s = spec.Trim();
         if (s.StartsWith("file:", StringComparison.Ordinal) || s.StartsWith("link:", StringComparison.Ordinal)
             || s.StartsWith("workspace:", StringComparison.Ordinal) || s.StartsWith("portal:", StringComparison.Ordinal)
-            || s.StartsWith('.') || s.StartsWith('/') || s.StartsWith('~'))
+            || s.StartsWith("./", StringComparison.Ordinal) || s.StartsWith("../", StringComparison.Ordinal) || s.StartsWith('/') || s.StartsWith("~/", StringComparison.Ordinal))
         {
             result.Notes.Add($"{file}:{line}: local dependency {name} ({s}) not resolved to a version");
             return null;

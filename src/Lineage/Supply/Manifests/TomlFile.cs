@@ -1,5 +1,6 @@
 using Tomlyn;
 using Tomlyn.Model;
+using Tomlyn.Parsing;
 using Tomlyn.Serialization;
 
 namespace Lineage.Supply.Manifests;
@@ -34,6 +35,8 @@ internal sealed class TomlFile
         var metadata = new TomlMetadataStore();
         try
         {
+            // The syntax parser validates what the object reader lets through (duplicate keys and tables).
+            _ = SyntaxParser.ParseStrict(text, path);
             var root = TomlSerializer.Deserialize<TomlTable>(text, new TomlSerializerOptions
             {
                 MetadataStore = metadata, SourceName = path, MaxDepth = 64, DuplicateKeyHandling = TomlDuplicateKeyHandling.Error,
