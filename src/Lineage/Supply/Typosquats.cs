@@ -16,7 +16,7 @@ public sealed record TyposquatMatch(string Popular, string How);
 /// </summary>
 public static class Typosquats
 {
-    private static readonly Lazy<(Dictionary<string, List<string>> Popular, HashSet<string> Legit)> Lists = new(Load);
+    private static readonly Lazy<(Dictionary<string, List<string>> Popular, HashSet<string> Legit, Dictionary<string, string[]> Folded)> Lists = new(Load);
 
     /// <summary>The popular names for an ecosystem (PyPI names PEP 503-normalized).</summary>
     public static IReadOnlyList<string> Popular(string ecosystem) =>
@@ -33,9 +33,11 @@ public static class Typosquats
         string folded = Fold(n);
         TyposquatMatch? best = null;
         int bestDistance = int.MaxValue;
-        foreach (var p in popular)
+        var folds = Lists.Value.Folded[eco];
+        for (int i = 0; i < popular.Count; i++)
         {
-            if (Fold(p) == folded)
+            string p = popular[i];
+            if (folds[i] == folded)
                 return new TyposquatMatch(p, "same name once separators and look-alike characters are folded");
             int limit = p.Length >= 10 ? 2 : p.Length >= 5 ? 1 : 0;
             if (limit == 0 || Math.Abs(p.Length - n.Length) > limit) continue;
@@ -112,7 +114,7 @@ public static class Typosquats
         return prev[m];
     }
 
-    private static (Dictionary<string, List<string>>, HashSet<string>) Load()
+    private static (Dictionary<string, List<string>>, HashSet<string>, Dictionary<string, string[]>) Load()
     {
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("Lineage.Supply.popular-packages.txt")
             ?? throw new InvalidOperationException("the popular-packages resource is missing from the build");
@@ -135,6 +137,6 @@ public static class Typosquats
                 list.Add(Normalize(parts[0], parts[1]));
             }
         }
-        return (popular, legit);
+        return (popular, legit, popular.ToDictionary(p => p.Key, p => p.Value.Select(Fold).ToArray(), StringComparer.Ordinal));
     }
 }

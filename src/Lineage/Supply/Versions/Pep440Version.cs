@@ -26,7 +26,7 @@ public sealed partial class Pep440Version : IComparable<Pep440Version>, IEquatab
         (?<dev>[-_.]?(?<dev_l>dev)[-_.]?(?<dev_n>[0-9]+)?)?
         (?:\+(?<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?
         \s*$
-        """, RegexOptions.IgnoreCase | RegexOptions.IgnorePatternWhitespace | RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture | RegexOptions.NonBacktracking)]
+        """, RegexOptions.IgnoreCase | RegexOptions.IgnorePatternWhitespace | RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture)]
     private static partial Regex Pattern();
 
     private Pep440Version(string epoch, string[] release, int preKind, string? preNumber, string? post, string? dev, string[]? local)

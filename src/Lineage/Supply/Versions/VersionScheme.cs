@@ -37,23 +37,46 @@ public abstract class VersionScheme
     /// <summary>True when the version is exactly one release under this scheme (no wildcard, no range).</summary>
     public bool AreEqual(string a, string b) => string.Equals(a.Trim(), b.Trim(), StringComparison.Ordinal) || Compare(a, b) == 0;
 
+    /// <summary>
+    /// Parsed versions by text: matching compares the same few event versions against many packages, and a
+    /// parse costs far more than a comparison. Bounded: cleared when full.
+    /// </summary>
+    private sealed class ParseCache<T>(Func<string, T?> parse) where T : class
+    {
+        private const int MaxEntries = 1 << 20;
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, T?> _cache = new(StringComparer.Ordinal);
+
+        public T? Get(string text)
+        {
+            if (_cache.TryGetValue(text, out var v)) return v;
+            if (_cache.Count >= MaxEntries) _cache.Clear();
+            v = parse(text);
+            _cache.TryAdd(text, v);
+            return v;
+        }
+    }
+
     private sealed class Pep440Scheme : VersionScheme
     {
+        private readonly ParseCache<Pep440Version> _cache = new(t => Pep440Version.TryParse(t, out var v) ? v : null);
+
         public override string Name => "pep440";
 
-        public override bool IsValid(string version) => Pep440Version.TryParse(version, out _);
+        public override bool IsValid(string version) => _cache.Get(version) is not null;
 
         public override int? Compare(string a, string b) =>
-            Pep440Version.TryParse(a, out var x) && Pep440Version.TryParse(b, out var y) ? x.CompareTo(y) : null;
+            _cache.Get(a) is { } x && _cache.Get(b) is { } y ? x.CompareTo(y) : null;
     }
 
     private sealed class SemVerScheme : VersionScheme
     {
+        private readonly ParseCache<SemVersion> _cache = new(t => SemVersion.TryParse(t, out var v) ? v : null);
+
         public override string Name => "semver";
 
-        public override bool IsValid(string version) => SemVersion.TryParse(version, out _);
+        public override bool IsValid(string version) => _cache.Get(version) is not null;
 
         public override int? Compare(string a, string b) =>
-            SemVersion.TryParse(a, out var x) && SemVersion.TryParse(b, out var y) ? x.CompareTo(y) : null;
+            _cache.Get(a) is { } x && _cache.Get(b) is { } y ? x.CompareTo(y) : null;
     }
 }
