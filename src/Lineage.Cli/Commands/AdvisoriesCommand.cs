@@ -45,11 +45,28 @@ internal static class AdvisoriesCommand
         var command = new Command("import", "Import OSV advisories (JSON files, folders, zips) in one transaction.") { path, db, format };
         command.SetAction(parse => context.Run(() =>
         {
-            using var store = SqliteAdvisoryStore.Open(DatabasePath.Resolve(parse.GetValue(db)));
             var paths = parse.GetValue(path)!;
             foreach (var p in paths)
                 if (!File.Exists(p) && !Directory.Exists(p)) throw new LineageException("no such file or folder", Path.GetFullPath(p));
-            var result = store.Import(paths.SelectMany(p => AdvisoryImporter.Read(p)));
+            string dbPath = Path.GetFullPath(DatabasePath.Resolve(parse.GetValue(db)));
+            bool created = !File.Exists(dbPath);
+            using var store = SqliteAdvisoryStore.Open(dbPath);
+            AdvisoryImportResult result;
+            try
+            {
+                result = store.Import(paths.SelectMany(p => AdvisoryImporter.Read(p)));
+            }
+            catch (LineageException)
+            {
+                // The import rolled back; a database file this failed run created would hold no advisories and
+                // could later pass for an (empty) advisory set, so it goes too.
+                if (created)
+                {
+                    store.Dispose();
+                    foreach (var suffix in new[] { "", "-wal", "-shm", "-journal" }) File.Delete(dbPath + suffix);
+                }
+                throw;
+            }
             if (parse.GetValue(format) == "json")
             {
                 Output.WriteJson(context.Stdout, new

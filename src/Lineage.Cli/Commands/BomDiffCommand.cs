@@ -4,13 +4,12 @@ using Lineage.Supply;
 namespace Lineage.Cli.Commands;
 
 /// <summary>
-/// <c>lineage bom-diff OLD NEW</c>: components added, removed and changed between two CycloneDX JSON BOMs.
-/// When the <c>bom</c> command exists this is also reachable as <c>lineage bom diff OLD NEW</c> (see
-/// docs/dependencies.md for the wiring).
+/// <c>lineage bom diff OLD NEW</c>: components added, removed and changed between two CycloneDX JSON BOMs
+/// (a subcommand of <c>bom</c>).
 /// </summary>
 internal static class BomDiffCommand
 {
-    public static Command Create(CliContext context, string name = "bom-diff")
+    public static Command Create(CliContext context, string name = "diff")
     {
         var oldBom = new Argument<string>("old") { Description = "The earlier CycloneDX JSON BOM" };
         var newBom = new Argument<string>("new") { Description = "The later CycloneDX JSON BOM" };
@@ -24,8 +23,8 @@ internal static class BomDiffCommand
             Exit codes: 0 (1 with --fail-on-change when they differ), 2 a BOM cannot be read, 4 usage.
 
             Examples:
-              lineage bom-diff release-1.cdx.json release-2.cdx.json
-              lineage bom-diff old.json new.json --format json
+              lineage bom diff release-1.cdx.json release-2.cdx.json
+              lineage bom diff old.json new.json --format json
             """)
         {
             oldBom, newBom, format, failOnChange,

@@ -73,6 +73,12 @@ internal static class DepsCommand
                     return ExitCodes.Error;
                 }
                 using var store = SqliteAdvisoryStore.Open(dbPath, create: false, readOnly: true);
+                if (store.Count == 0)
+                {
+                    // Fail closed: an empty advisory set would make every dependency look clean.
+                    Output.Error(context.Stderr, $"{dbPath}: the database holds no advisories (import them with 'lineage advisories import PATH', or pass --no-advisories to run only the offline rules)");
+                    return ExitCodes.Error;
+                }
                 report = DependencyAuditor.Run(inputs, store, options);
             }
             foreach (var e in report.Errors) Output.Error(context.Stderr, e.Message);

@@ -98,16 +98,17 @@ public static class BomComponents
         {
             return null;
         }
-        string? name = alg.ToLowerInvariant() switch
+        (string? name, int hexLength) = alg.ToLowerInvariant() switch
         {
-            "md5" => "MD5",
-            "sha1" => "SHA-1",
-            "sha256" => "SHA-256",
-            "sha384" => "SHA-384",
-            "sha512" => "SHA-512",
-            _ => null,
+            "md5" => ("MD5", 32),
+            "sha1" => ("SHA-1", 40),
+            "sha256" => ("SHA-256", 64),
+            "sha384" => ("SHA-384", 96),
+            "sha512" => ("SHA-512", 128),
+            _ => ((string?)null, 0),
         };
-        if (name is null || value.Length == 0 || !value.All(char.IsAsciiHexDigit)) return null;
+        // A digest of the wrong length is not that algorithm's digest (and CycloneDX's schema rejects it).
+        if (name is null || value.Length != hexLength || !value.All(char.IsAsciiHexDigit)) return null;
         return (name, value.ToLowerInvariant());
     }
 }

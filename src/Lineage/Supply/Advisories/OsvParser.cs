@@ -27,7 +27,8 @@ public static class OsvParser
         }
         catch (JsonException e)
         {
-            throw new LineageException($"line {(e.LineNumber ?? 0) + 1}: not valid JSON: {FirstSentence(e.Message)}", file, inner: e);
+            long line = e.LineNumber ?? 0;
+            throw new LineageException($"line {line + 1}: not valid JSON: {FirstSentence(e.Message)}", file, LineStart(utf8.Span, line) + (e.BytePositionInLine ?? 0), inner: e);
         }
         using (doc)
         {
@@ -235,7 +236,24 @@ public static class OsvParser
 
     private static string FirstSentence(string message)
     {
-        int i = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return i > 0 ? message[..i] : message;
+        foreach (var marker in new[] { " LineNumber:", " Path:" })
+        {
+            int i = message.IndexOf(marker, StringComparison.Ordinal);
+            if (i > 0) message = message[..i];
+        }
+        return message.TrimEnd();
+    }
+
+    /// <summary>The byte offset where 0-based line <paramref name="line"/> starts.</summary>
+    private static long LineStart(ReadOnlySpan<byte> utf8, long line)
+    {
+        int index = 0;
+        for (long l = 0; l < line; l++)
+        {
+            int next = utf8[index..].IndexOf((byte)'\n');
+            if (next < 0) return utf8.Length;
+            index += next + 1;
+        }
+        return index;
     }
 }

@@ -15,10 +15,16 @@ internal static class JsonFiles
         }
         catch (JsonException e)
         {
+            // The reader's message ends with its own position (" LineNumber: …" / " Path: …"); ours goes first instead.
             string message = e.Message;
-            int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-            if (cut > 0) message = message[..cut];
-            throw new LineageException($"line {(e.LineNumber ?? 0) + 1}: invalid JSON: {message}", file, inner: e);
+            foreach (var marker in new[] { " LineNumber:", " Path:" })
+            {
+                int cut = message.IndexOf(marker, StringComparison.Ordinal);
+                if (cut > 0) message = message[..cut];
+            }
+            long line = e.LineNumber ?? 0;
+            long offset = TextLines.ByteOffsetOfLine(text, line) + (e.BytePositionInLine ?? 0);
+            throw new LineageException($"line {line + 1}: invalid JSON: {message.TrimEnd()}", file, offset, inner: e);
         }
     }
 

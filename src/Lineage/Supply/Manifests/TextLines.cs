@@ -100,6 +100,26 @@ internal static class TextLines
         }
     }
 
+    /// <summary>
+    /// The UTF-8 byte offset of character <paramref name="index"/> of text read by <see cref="ReadAll"/> (a byte
+    /// order mark, which the reader drops, is not counted).
+    /// </summary>
+    public static long ByteOffset(string text, int index) =>
+        Encoding.UTF8.GetByteCount(text.AsSpan(0, Math.Clamp(index, 0, text.Length)));
+
+    /// <summary>The UTF-8 byte offset of the start of 0-based line <paramref name="line"/> of <paramref name="text"/>.</summary>
+    public static long ByteOffsetOfLine(string text, long line)
+    {
+        int index = 0;
+        for (long l = 0; l < line && index < text.Length; l++)
+        {
+            int next = text.IndexOf('\n', index);
+            if (next < 0) return ByteOffset(text, text.Length);
+            index = next + 1;
+        }
+        return ByteOffset(text, index);
+    }
+
     /// <summary>The 1-based line of a character offset in <paramref name="text"/>.</summary>
     public static int LineOf(string text, int offset)
     {

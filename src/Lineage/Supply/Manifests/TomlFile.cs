@@ -45,10 +45,13 @@ internal sealed class TomlFile
         }
         catch (TomlException e)
         {
-            string message = e.Message;
+            // Tomlyn reports every diagnostic as "source(line,column) : error : text" on its own line; the first one
+            // is the cause, the rest follow from it.
+            string message = e.Message.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? e.Message;
             int cut = message.IndexOf(" : error : ", StringComparison.Ordinal);
             if (cut >= 0) message = message[(cut + " : error : ".Length)..];
-            throw new LineageException($"line {e.Line ?? 0}: invalid TOML: {message.ReplaceLineEndings(" ")}", path, inner: e);
+            long? offset = e.Offset is { } o and >= 0 ? TextLines.ByteOffset(text, (int)Math.Min(o, int.MaxValue)) : null;
+            throw new LineageException($"line {e.Line ?? 0}: invalid TOML: {message}", path, offset, inner: e);
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException)
         {
