@@ -131,7 +131,7 @@ public static class EnvironmentInventory
         if (!Directory.Exists(full)) throw new LineageException("no such folder", full);
         var components = new List<BomComponent>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (path, kind) in DependencyDiscovery.Find(full).Where(f => f.Kind is DependencyFileKind.PythonDistribution or DependencyFileKind.NodeModulesPackage))
+        foreach (var (path, kind) in Installed(full))
         {
             var dep = kind == DependencyFileKind.PythonDistribution ? InstalledPython.Read(path) : NpmManifests.Installed(path);
             if (dep is null) continue;
@@ -161,6 +161,32 @@ public static class EnvironmentInventory
             }
         }
         return components;
+    }
+
+    /// <summary>
+    /// Kernel and runtime pseudo-filesystems and scratch space at the top of a root filesystem: nothing is installed
+    /// there, and /proc and /sys are not safely walkable (unreadable entries, self-references).
+    /// </summary>
+    private static readonly HashSet<string> SkippedTopLevel = new(StringComparer.Ordinal) { "proc", "sys", "dev", "run", "tmp", "lost+found" };
+
+    private static IEnumerable<(string Path, DependencyFileKind Kind)> Installed(string root)
+    {
+        bool isFilesystemRoot = Directory.Exists(Path.Combine(root, "proc")) || Directory.Exists(Path.Combine(root, "usr"));
+        IEnumerable<string> starts = [root];
+        if (isFilesystemRoot)
+        {
+            try
+            {
+                starts = [.. Directory.EnumerateDirectories(root).Where(d => !SkippedTopLevel.Contains(Path.GetFileName(d)) && new DirectoryInfo(d).LinkTarget is null).Order(StringComparer.Ordinal)];
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new LineageException($"cannot list folder: {e.Message}", root, inner: e);
+            }
+        }
+        foreach (var start in starts)
+            foreach (var f in DependencyDiscovery.Find(start))
+                if (f.Kind is DependencyFileKind.PythonDistribution or DependencyFileKind.NodeModulesPackage) yield return f;
     }
 
     private static IEnumerable<string> DpkgStatusFiles(string root)
