@@ -31,6 +31,8 @@ public static class Program
         root.Subcommands.Add(ConvertCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(GraphCommand.Create(context));
+        root.Subcommands.Add(AdvisoriesCommand.Create(context));
+        root.Subcommands.Add(DepsCommand.Create(context));
         root.Subcommands.Add(SignCommand.Create(context));
         root.Subcommands.Add(VerifyCommand.Create(context));
         root.Subcommands.Add(DevSignalsCommand.Create(context));

@@ -25,12 +25,17 @@ internal static class AuditCommand
         failOn.AcceptOnlyFromAmong("info", "low", "medium", "high", "critical");
         var noLineage = new Option<bool>("--no-lineage") { Description = "Skip fingerprinting and identify (files, manifest, scan and format risks only)" };
         var report = HtmlReportOption.Create();
+        var code = new Option<string[]>("--code") { Description = "Folder or dependency file of the code that loads and serves the model (repeatable): its Python and npm dependencies are audited with the model folder's", AllowMultipleArgumentsPerToken = false };
+        var noDeps = new Option<bool>("--no-deps") { Description = "Skip the dependency audit (requirements, pyproject, lock files, installed packages)" };
         var command = new Command("audit", """
             One-shot supply-chain check of a model folder: the serialization scan, every file with its SHA-256,
             verification against a published manifest (mismatched, missing and unexpected files are findings),
             claimed base (config.json _name_or_path, README base_model, adapter_config.json base) versus the base
             detected from the weights (fingerprint database), an expected base, and packaging risks (pickle weights
-            beside or instead of safetensors, Git LFS pointers, unpinned revisions). Rules: docs/audit-rules.md.
+            beside or instead of safetensors, Git LFS pointers, unpinned revisions), and the Python and npm
+            dependencies of the model folder and of --code (as 'lineage deps': known-malicious and known-vulnerable
+            releases from the advisories imported into --db, typosquats, unpinned, unhashed and VCS dependencies).
+            Rules: docs/audit-rules.md, docs/dependencies.md.
 
             Exit codes: 0 pass, 1 findings at or above --fail-on (default medium), 2 something could not be read,
             parsed or analysed (never "pass"), 3 nothing scannable, 4 usage.
@@ -41,9 +46,10 @@ internal static class AuditCommand
               lineage audit ./my-model --format sarif > audit.sarif
               lineage audit ./my-model --report html audit.html --fail-on high
               lineage audit ./my-model --write-manifest lineage-manifest.json
+              lineage audit ./my-model --code ./inference-server --db team.db
             """)
         {
-            dir, expectBase, manifest, writeManifest, db, format, failOn, noLineage, report,
+            dir, expectBase, manifest, writeManifest, db, format, failOn, noLineage, report, code, noDeps,
         };
         command.SetAction(parse => context.Run(() =>
         {
@@ -68,7 +74,18 @@ internal static class AuditCommand
                 Output.Error(context.Stderr, $"no fingerprint database at {dbPath}");
                 return ExitCodes.Error;
             }
+            var codePaths = parse.GetValue(code) ?? [];
+            foreach (var c in codePaths)
+            {
+                if (!File.Exists(c) && !Directory.Exists(c))
+                {
+                    Output.Error(context.Stderr, $"{c}: no such file or folder (--code)");
+                    return ExitCodes.Error;
+                }
+            }
+            bool deps = !parse.GetValue(noDeps);
             using var store = !skipLineage && File.Exists(dbPath) ? SqliteFingerprintStore.Open(dbPath, create: false) : null;
+            using var advisories = deps ? OpenAdvisories(dbPath) : null;
 
             var result = Auditor.Run(path, new AuditOptions
             {
@@ -78,6 +95,9 @@ internal static class AuditCommand
                 Catalog = ReferenceCatalog.BuiltIn,
                 SkipLineage = skipLineage,
                 LoadFingerprint = FingerprintSource.Load,
+                Dependencies = deps,
+                CodePaths = codePaths,
+                Advisories = advisories,
             });
 
             if (parse.GetValue(writeManifest) is { } manifestOut)
@@ -104,4 +124,20 @@ internal static class AuditCommand
         return command;
     }
 
+    /// <summary>The advisories imported into the database file, or null when it has none (the audit then says so as an info finding).</summary>
+    private static Supply.Advisories.SqliteAdvisoryStore? OpenAdvisories(string dbPath)
+    {
+        if (!File.Exists(dbPath)) return null;
+        try
+        {
+            var store = Supply.Advisories.SqliteAdvisoryStore.Open(dbPath, create: false, readOnly: true);
+            if (store.Count > 0) return store;
+            store.Dispose();
+            return null;
+        }
+        catch (LineageException)
+        {
+            return null;
+        }
+    }
 }

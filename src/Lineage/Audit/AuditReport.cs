@@ -82,6 +82,9 @@ public sealed class AuditReport
     /// <summary>Audit findings (manifest, lineage, format risks); the scanner's findings are in <see cref="Scan"/>.</summary>
     public required IReadOnlyList<AuditFinding> Findings { get; init; }
 
+    /// <summary>The dependency audit of the model folder and --code (null when it was not run).</summary>
+    public Supply.DependencyReport? Dependencies { get; init; }
+
     /// <summary>Every rule either part can report (scanner rules and <see cref="AuditRules.All"/>).</summary>
     public IReadOnlyList<RuleDescriptor> Rules => [.. Scan.Rules.Concat(AuditRules.All).DistinctBy(r => r.Id)];
 

@@ -5,7 +5,7 @@ namespace Lineage.Audit;
 /// <summary>
 /// Rules of <c>lineage audit</c> (docs/audit-rules.md documents each one). Scheme <c>LIN-AUD-NNN</c>: 00x file
 /// integrity against a published manifest, 01x lineage (claimed, detected and expected base), 02x format risks,
-/// 03x the audit itself. Ids are stable: never renamed or reused. Scanner findings keep their own ids.
+/// 03x the audit itself, 04x the Python and npm dependencies of the model folder and --code (lineage deps). Ids are stable: never renamed or reused. Scanner findings keep their own ids.
 /// </summary>
 public static class AuditRules
 {
@@ -75,6 +75,46 @@ public static class AuditRules
         "The --manifest file is not a sha256sum list, a Lineage manifest, a Hugging Face file listing or Git LFS pointers, or holds malformed lines. Nothing was verified (exit 2).",
         Integrity: true);
 
+    // --- dependencies (lineage deps on the model folder and --code; docs/dependencies.md) ---------------------------
+    public static readonly RuleDescriptor DependencyMalicious = new("LIN-AUD-040", "known-malicious", Severity.Critical,
+        Supply.DependencyRules.KnownMalicious.Summary, Supply.DependencyRules.KnownMalicious.Help);
+
+    public static readonly RuleDescriptor DependencyVulnerable = new("LIN-AUD-041", "known-vulnerable", Severity.Medium,
+        Supply.DependencyRules.KnownVulnerable.Summary, Supply.DependencyRules.KnownVulnerable.Help);
+
+    public static readonly RuleDescriptor DependencyUnpinned = new("LIN-AUD-042", "unpinned", Severity.Low,
+        Supply.DependencyRules.Unpinned.Summary, Supply.DependencyRules.Unpinned.Help);
+
+    public static readonly RuleDescriptor DependencyUnhashed = new("LIN-AUD-043", "unhashed", Severity.Low,
+        Supply.DependencyRules.Unhashed.Summary, Supply.DependencyRules.Unhashed.Help);
+
+    public static readonly RuleDescriptor DependencyVcsUnpinned = new("LIN-AUD-044", "vcs-unpinned", Severity.Low,
+        Supply.DependencyRules.VcsUnpinned.Summary, Supply.DependencyRules.VcsUnpinned.Help);
+
+    public static readonly RuleDescriptor DependencyTyposquat = new("LIN-AUD-045", "typosquat", Severity.Medium,
+        Supply.DependencyRules.Typosquat.Summary, Supply.DependencyRules.Typosquat.Help);
+
+    public static readonly RuleDescriptor DependencyUnreadable = new("LIN-AUD-046", "dependency-file-unreadable", Severity.High,
+        "A dependency file could not be read",
+        "A requirements, pyproject, lock or package file is malformed or over a limit, so its dependencies were not checked. The audit fails closed (exit 2) unless findings decide first.",
+        Integrity: true);
+
+    public static readonly RuleDescriptor AdvisoriesNotChecked = new("LIN-AUD-047", "advisories-not-checked", Severity.Info,
+        "Dependencies were not checked against advisories",
+        "Dependency files were found but the database holds no imported advisories, so known-vulnerable and known-malicious releases cannot be recognised. Import OSV advisories with 'lineage advisories import'.");
+
+    /// <summary>The audit rule for a <c>lineage deps</c> rule id.</summary>
+    internal static RuleDescriptor ForDependencyRule(string id) => id switch
+    {
+        "known-malicious" => DependencyMalicious,
+        "known-vulnerable" => DependencyVulnerable,
+        "unpinned" => DependencyUnpinned,
+        "unhashed" => DependencyUnhashed,
+        "vcs-unpinned" => DependencyVcsUnpinned,
+        "typosquat" => DependencyTyposquat,
+        _ => throw new ArgumentOutOfRangeException(nameof(id), id, "not a dependency rule"),
+    };
+
     /// <summary>Every audit rule, in id order.</summary>
     public static IReadOnlyList<RuleDescriptor> All { get; } =
     [
@@ -82,5 +122,7 @@ public static class AuditRules
         ExpectedBaseDiffers, ExpectedBaseUnverified, ClaimContradicted, ClaimDiffers, ClaimUnverified, ClaimsDisagree,
         PickleBesideSafetensors, PickleOnly, UnpinnedRevision,
         ModelUnreadable, ManifestUnreadable,
+        DependencyMalicious, DependencyVulnerable, DependencyUnpinned, DependencyUnhashed, DependencyVcsUnpinned, DependencyTyposquat,
+        DependencyUnreadable, AdvisoriesNotChecked,
     ];
 }

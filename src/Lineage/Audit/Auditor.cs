@@ -29,6 +29,15 @@ public sealed record AuditOptions
     /// <summary>Skip fingerprinting and lineage (files, manifest, scan and format risks only).</summary>
     public bool SkipLineage { get; init; }
 
+    /// <summary>Audit the Python and npm dependencies found in the model folder and <see cref="CodePaths"/> (default true).</summary>
+    public bool Dependencies { get; init; } = true;
+
+    /// <summary>Folders or files of the code that loads and serves the model (<c>--code</c>), audited with the model folder.</summary>
+    public IReadOnlyList<string> CodePaths { get; init; } = [];
+
+    /// <summary>Imported OSV advisories for the dependency audit (null: only the offline rules run).</summary>
+    public Supply.Advisories.SqliteAdvisoryStore? Advisories { get; init; }
+
     /// <summary>Loads a model or fingerprint file for <see cref="ExpectBase"/> when it is a path (the CLI passes its loader).</summary>
     public Func<string, Fingerprint>? LoadFingerprint { get; init; }
 }
@@ -104,6 +113,8 @@ public static class Auditor
 
         FormatRisks.Check(root, files, findings);
 
+        var dependencies = options.Dependencies && (isFolder || options.CodePaths.Count > 0) ? AuditDependencies(path, isFolder, root, options, findings) : null;
+
         return new AuditReport
         {
             Path = path,
@@ -114,7 +125,42 @@ public static class Auditor
             Model = facts,
             Lineage = lineage,
             Findings = findings,
+            Dependencies = dependencies,
         };
+    }
+
+    /// <summary>
+    /// <c>lineage deps</c> over the model folder and the code paths; its findings become audit findings (LIN-AUD-04x)
+    /// on the dependency file they are about, and an unreadable dependency file fails the audit closed.
+    /// </summary>
+    private static Supply.DependencyReport AuditDependencies(string path, bool isFolder, string root, AuditOptions options, List<AuditFinding> findings)
+    {
+        // A single weights file is not a dependency file; only a model folder is searched.
+        var paths = isFolder ? new List<string> { path } : [];
+        paths.AddRange(options.CodePaths);
+        var report = Supply.DependencyAuditor.Run(paths, options.Advisories);
+        string Relative(string? file)
+        {
+            if (file is null) return ".";
+            string full = System.IO.Path.GetFullPath(file);
+            string rel = System.IO.Path.GetRelativePath(root, full);
+            return rel.StartsWith("..", StringComparison.Ordinal) || System.IO.Path.IsPathRooted(rel) ? full : rel.Replace('\\', '/');
+        }
+        foreach (var e in report.Errors)
+            findings.Add(new AuditFinding(Relative(e.File), Finding.Of(AuditRules.DependencyUnreadable, e.Message)));
+        foreach (var f in report.Findings)
+        {
+            var rule = AuditRules.ForDependencyRule(f.Rule);
+            string ids = f.Ids.Count > 0 ? $" [{string.Join(", ", f.Ids)}]" : "";
+            string line = f.Line is { } l ? string.Create(CultureInfo.InvariantCulture, $" (line {l})") : "";
+            string fix = f.FixedIn is null ? "" : $"; fixed in {f.FixedIn}";
+            string message = $"{f.Ecosystem}/{f.Package}{(f.Version is null ? "" : " " + f.Version)}{ids}: {f.Summary}{fix}{line}";
+            findings.Add(new AuditFinding(Relative(f.File), new Finding(f.Severity, rule.Id, message) { Evidence = f.Detail }));
+        }
+        if (!report.AdvisoriesChecked && report.Files.Count > 0)
+            findings.Add(new AuditFinding(".", Finding.Of(AuditRules.AdvisoriesNotChecked,
+                string.Create(CultureInfo.InvariantCulture, $"{report.Packages.Count} dependencies in {report.Files.Count} files were not checked against advisories (no advisories imported into the database)"))));
+        return report;
     }
 
     private static bool IsWeightFormat(string format) => format is "safetensors" or "gguf" or "zip" or "pickle" or "onnx" or "npy" or "llama2c";

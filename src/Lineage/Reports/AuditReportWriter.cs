@@ -92,6 +92,7 @@ public static class AuditReportWriter
         }
 
         WriteLineage(w, report.Lineage);
+        WriteDependencies(w, report.Dependencies);
 
         w.WriteStartArray("findings");
         var auditFindings = report.Findings.Select(f => f.Finding).ToHashSet(ReferenceEqualityComparer.Instance);
@@ -154,6 +155,43 @@ public static class AuditReportWriter
             w.WriteEndObject();
         }
         WriteStrings(w, "weight_files", m.WeightFiles);
+        w.WriteEndObject();
+    }
+
+    /// <summary>"dependencies": the files read, the packages resolved (name, version, ecosystem, purl, source_file) and the advisories consulted.</summary>
+    private static void WriteDependencies(Utf8JsonWriter w, Supply.DependencyReport? d)
+    {
+        if (d is null)
+        {
+            w.WriteNull("dependencies");
+            return;
+        }
+        w.WriteStartObject("dependencies");
+        w.WriteStartArray("files");
+        foreach (var f in d.Files)
+        {
+            w.WriteStartObject();
+            w.WriteString("path", f.Path);
+            w.WriteString("kind", Supply.DependencyReportWriter.KindName(f.Kind));
+            w.WriteNumber("entries", f.Dependencies);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("packages");
+        foreach (var p in d.Packages)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", p.Name);
+            if (p.Version is null) w.WriteNull("version");
+            else w.WriteString("version", p.Version);
+            w.WriteString("ecosystem", p.Ecosystem);
+            w.WriteString("purl", p.Purl);
+            w.WriteString("source_file", p.SourceFile);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteBoolean("advisories_checked", d.AdvisoriesChecked);
+        w.WriteNumber("advisories", d.AdvisoryCount);
         w.WriteEndObject();
     }
 
@@ -251,6 +289,11 @@ public static class AuditReportWriter
 
         var summary = report.Scan.Summary;
         w.WriteLine($"scan: {summary.Files} files: {summary.Scanned} scanned, {summary.Unanalyzed} unanalyzed, {summary.Errors} errors, {summary.Skipped} skipped; {report.Scan.Files.Sum(f => f.Findings.Count)} findings");
+
+        if (report.Dependencies is { } deps)
+            w.WriteLine(deps.Files.Count == 0
+                ? "dependencies: no dependency files"
+                : string.Create(Inv, $"dependencies: {deps.Files.Count} files, {deps.Packages.Count} packages ({deps.Packages.Count(p => p.Version is null)} without an exact version); advisories: {(deps.AdvisoriesChecked ? deps.AdvisoryCount.ToString(Inv) + " checked" : "not checked")}"));
 
         var l = report.Lineage;
         w.WriteLine("lineage:");

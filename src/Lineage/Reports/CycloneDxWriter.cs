@@ -18,6 +18,12 @@ public sealed record BomOptions
 
     /// <summary>Scan findings listed one per property, at most this many (the counts are always given).</summary>
     public int MaxFindingProperties { get; init; } = 200;
+
+    /// <summary>
+    /// Installed packages of the environment that loads the model (<see cref="Supply.EnvironmentInventory.Scan"/>):
+    /// written as top-level library components with purls and hashes, and listed as the model's dependencies.
+    /// </summary>
+    public IReadOnlyList<Supply.BomComponent> Environment { get; init; } = [];
 }
 
 /// <summary>
@@ -100,6 +106,9 @@ public static class CycloneDxWriter
             w.WriteEndArray();
             w.WriteEndObject();
         }
+        // bom-refs must be unique in a BOM; the inventory already makes them unique among themselves.
+        var environment = options.Environment.Where(c => c.BomRef != modelRef && !bases.Any(b => b.Ref == c.BomRef)).DistinctBy(c => c.BomRef).ToList();
+        Supply.EnvironmentInventory.WriteComponents(w, environment);
         w.WriteEndArray();
 
         w.WriteStartArray("dependencies");
@@ -107,6 +116,7 @@ public static class CycloneDxWriter
         w.WriteString("ref", modelRef);
         w.WriteStartArray("dependsOn");
         foreach (var b in bases) w.WriteStringValue(b.Ref);
+        foreach (var c in environment) w.WriteStringValue(c.BomRef);
         w.WriteEndArray();
         w.WriteEndObject();
         foreach (var b in bases)
