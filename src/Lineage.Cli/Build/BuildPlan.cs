@@ -35,7 +35,8 @@ internal sealed record Shard(int Index, int Count)
 
     /// <summary>
     /// The shard from <c>--shard I/N</c>, else the index from <c>JOB_COMPLETION_INDEX</c> (Kubernetes Indexed Job)
-    /// or <c>SLURM_ARRAY_TASK_ID</c> (minus <c>SLURM_ARRAY_TASK_MIN</c>, so arrays may start at 1) with the count
+    /// or <c>SLURM_ARRAY_TASK_ID</c> (taken as is, so arrays run 0..N-1 and a re-run of single tasks keeps their
+    /// index) with the count
     /// from <c>--shard-count</c>, else <c>LINEAGE_SHARD_COUNT</c>, else <c>SLURM_ARRAY_TASK_COUNT</c>; else all.
     /// Returns an error message instead when the values are malformed or inconsistent.
     /// </summary>
@@ -59,7 +60,6 @@ internal sealed record Shard(int Index, int Count)
         else if (env("SLURM_ARRAY_TASK_ID") is { Length: > 0 } slurm)
         {
             if (!TryInt(slurm, out index)) return (null, $"SLURM_ARRAY_TASK_ID '{slurm}' is not a number");
-            if (env("SLURM_ARRAY_TASK_MIN") is { Length: > 0 } min && TryInt(min, out int m)) index -= m;
             source = "SLURM_ARRAY_TASK_ID";
         }
         int? count = shardCount;

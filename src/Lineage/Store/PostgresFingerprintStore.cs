@@ -589,7 +589,9 @@ public sealed class PostgresFingerprintStore : IFingerprintStore
             Execute(connection, tx, Sql("CREATE INDEX entries_bands ON __S__.entries USING gin (bands)"));
         }
         tx.Commit();
-        Execute(connection, null, Sql("ANALYZE __S__.entries; ANALYZE __S__.sketches; ANALYZE __S__.fingerprints"));
+        Execute(connection, null, Sql("VACUUM (ANALYZE) __S__.entries"));
+        Execute(connection, null, Sql("VACUUM (ANALYZE) __S__.sketches"));
+        Execute(connection, null, Sql("VACUUM (ANALYZE) __S__.fingerprints"));
         return count;
     }
 

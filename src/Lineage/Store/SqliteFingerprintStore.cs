@@ -141,6 +141,8 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
         Execute($"PRAGMA busy_timeout = {BusyTimeoutMs}");
         Execute("PRAGMA foreign_keys = ON");
         Execute("PRAGMA synchronous = FULL");
+        // 64 MiB of page cache: pruning touches index pages all over a large store, and bulk builds rewrite them.
+        Execute("PRAGMA cache_size = -65536");
         if (IsCurrent()) return;
         if (readOnly) throw new LineageException("the fingerprint database is empty or needs a schema upgrade; open it once with write access", Location);
         // WAL is a property of the file, set once; it needs a writable directory for its -wal and -shm files.

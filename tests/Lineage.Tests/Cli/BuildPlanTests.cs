@@ -15,8 +15,9 @@ public class BuildPlanTests
         Assert.Equal(Shard.All, Shard.Resolve(null, null, Env()).Shard);
         Assert.Equal(new Shard(3, 8), Shard.Resolve(null, 8, Env(("JOB_COMPLETION_INDEX", "3"))).Shard);
         Assert.Equal(new Shard(3, 8), Shard.Resolve(null, null, Env(("JOB_COMPLETION_INDEX", "3"), ("LINEAGE_SHARD_COUNT", "8"))).Shard);
-        // Slurm arrays may start at 1: the index is counted from SLURM_ARRAY_TASK_MIN.
-        Assert.Equal(new Shard(0, 4), Shard.Resolve(null, null, Env(("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "4"))).Shard);
+        Assert.Equal(new Shard(1, 4), Shard.Resolve(null, null, Env(("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_COUNT", "4"))).Shard);
+        // A re-run of single tasks (--array=3,7: SLURM_ARRAY_TASK_COUNT=2) keeps its index with a fixed LINEAGE_SHARD_COUNT.
+        Assert.Equal(new Shard(7, 16), Shard.Resolve(null, null, Env(("SLURM_ARRAY_TASK_ID", "7"), ("SLURM_ARRAY_TASK_MIN", "3"), ("SLURM_ARRAY_TASK_COUNT", "2"), ("LINEAGE_SHARD_COUNT", "16"))).Shard);
         // The option wins over the environment.
         Assert.Equal(new Shard(1, 2), Shard.Resolve("1/2", null, Env(("JOB_COMPLETION_INDEX", "7"))).Shard);
         foreach (var (shard, count, env) in new (string?, int?, Func<string, string?>)[]

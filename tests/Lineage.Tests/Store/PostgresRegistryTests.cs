@@ -199,7 +199,7 @@ public class PostgresRegistryTests(PostgresServer server)
         var info = new ProcessStartInfo(dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(dll);
         foreach (var a in args) info.ArgumentList.Add(a);
-        foreach (var name in new[] { "JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "LINEAGE_SHARD_COUNT", "LINEAGE_DB" })
+        foreach (var name in new[] { "JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "LINEAGE_SHARD_COUNT", "LINEAGE_DB" })
             info.Environment.Remove(name);
         return Process.Start(info)!;
     }
