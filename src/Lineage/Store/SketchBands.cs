@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Lineage.Store;
 
 /// <summary>
@@ -5,7 +7,8 @@ namespace Lineage.Store;
 /// sketch resembles the query's through an index instead of reading every sketch that shares its tokenizer
 /// or width (at a million entries, a popular width alone is hundreds of thousands of rows).
 /// <para>Each part of the sketch (text-keyed and id-keyed anchors) is a vector of Gram entries indexed by anchor
-/// pairs. The vector is centred (Pearson correlation is the cosine of centred vectors) and projected onto
+/// pairs. The vector is centred (Pearson correlation is the cosine of centred vectors; integer arithmetic, so
+/// the bits are the same on every machine) and projected onto
 /// <see cref="BandsPerPart"/> × <see cref="BitsPerBand"/> pseudo-random ±1 directions; the direction's
 /// coordinate for a pair is a hash of the pair's two anchor keys, so two sketches over the same anchors are
 /// projected the same way and anchors one of them lacks only add noise (random-hyperplane hashing). A bit
@@ -42,28 +45,46 @@ public static class SketchBands
     /// <summary>A band key: part (1 bit), band index (5 bits) and bucket (12 bits), so it fits an int column.</summary>
     private static int Key(int part, int band, int bucket) => (part << 17) | (band << BitsPerBand) | bucket;
 
+    /// <summary>Lane k of entry b is +1 when bit k of b is set, else −1: eight projection signs per vector add.</summary>
+    private static readonly Vector256<int>[] SignTable = BuildSignTable();
+
+    private static Vector256<int>[] BuildSignTable()
+    {
+        var table = new Vector256<int>[256];
+        Span<int> lanes = stackalloc int[8];
+        for (int b = 0; b < 256; b++)
+        {
+            for (int k = 0; k < 8; k++) lanes[k] = ((b >> k) & 1) != 0 ? 1 : -1;
+            table[b] = Vector256.Create<int>(lanes);
+        }
+        return table;
+    }
+
     private static void AddPart(List<int> keys, int part, ulong[] anchorKeys, sbyte[] gram)
     {
         int m = anchorKeys.Length;
         if (m < 2 || gram.Length != m * (m - 1) / 2) return;
-        double mean = 0;
-        foreach (sbyte g in gram) mean += g;
-        mean /= gram.Length;
-        Span<double> projection = stackalloc double[Words * 64];
+        // Centring in integers (g·n − Σg has the sign of g − mean), so the projection is exact and the same on
+        // every machine: |value| ≤ 2·127·496 and a sum over 496 pairs stays far below 2³¹.
+        int n = gram.Length, sum = 0;
+        foreach (sbyte g in gram) sum += g;
+        Span<Vector256<int>> projection = stackalloc Vector256<int>[Bits / 8];
         projection.Clear();
         int k = 0;
         for (int i = 0; i < m; i++)
         {
             for (int j = i + 1; j < m; j++, k++)
             {
-                double v = gram[k] - mean;
+                int v = gram[k] * n - sum;
                 if (v == 0) continue;
+                var value = Vector256.Create(v);
                 ulong pair = Mix(anchorKeys[i] ^ Mix(anchorKeys[j] + 0x9E3779B97F4A7C15UL));
                 for (int w = 0; w < Words; w++)
                 {
                     ulong signs = Mix(pair + (ulong)(w + 1) * 0xD1B54A32D192ED03UL);
-                    var slice = projection.Slice(w * 64, 64);
-                    for (int b = 0; b < 64; b++) slice[b] += ((signs >> b) & 1) != 0 ? v : -v;
+                    int limit = Math.Min(8, (Bits - w * 64) / 8);
+                    for (int b = 0; b < limit; b++)
+                        projection[w * 8 + b] += value * SignTable[(int)((signs >> (8 * b)) & 0xFF)];
                 }
             }
         }
@@ -71,7 +92,10 @@ public static class SketchBands
         {
             int bucket = 0;
             for (int b = 0; b < BitsPerBand; b++)
-                if (projection[band * BitsPerBand + b] > 0) bucket |= 1 << b;
+            {
+                int bit = band * BitsPerBand + b;
+                if (projection[bit >> 3].GetElement(bit & 7) > 0) bucket |= 1 << b;
+            }
             keys.Add(Key(part, band, bucket));
         }
     }
