@@ -165,6 +165,11 @@ public class PostgresRegistryTests(PostgresServer server)
         var identify = JsonNode.Parse(CliRunner.Run("identify", lfp, "--db", url, "--format", "json").Stdout)!;
         // The stored copy is found (synthetic fingerprints carry too little for a verdict: matched or listed closest).
         Assert.Contains("org/model", identify["matches"]!.AsArray().Concat(identify["closest_not_related"]!.AsArray()).Select(m => m!["model_id"]!.GetValue<string>()));
+        var compare = CliRunner.Run("compare", lfp, "db:org/model", "--db", url, "--format", "json");
+        Assert.Equal(0, compare.ExitCode);
+        // Synthetic fingerprints carry too few signals for a verdict; what matters is that both sides were loaded.
+        Assert.NotEqual("unrelated", JsonNode.Parse(compare.Stdout)!["verdict"]!.GetValue<string>());
+        Assert.Equal(2, CliRunner.Run("compare", lfp, "db:org/missing", "--db", url).ExitCode);
         string bundle = dir.File("x.lfpb");
         Assert.Equal(0, CliRunner.Run("db", "export", bundle, "--db", url).ExitCode);
         Assert.Equal(0, CliRunner.Run("db", "import", bundle, "--db", dir.File("copy.db")).ExitCode);
