@@ -508,7 +508,9 @@ public sealed class PostgresFingerprintStore : IFingerprintStore
     internal long BulkInsert(IEnumerable<NewEntry> entries, bool rebuildIndexes = false, Action<long>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(entries);
-        using var connection = _source.OpenConnection();
+        // No command timeout: building the GIN indexes over millions of rows takes minutes.
+        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_location.ConnectionString) { CommandTimeout = 0, Pooling = false }.ConnectionString);
+        connection.Open();
         using var tx = connection.BeginTransaction();
         Execute(connection, tx, Sql("LOCK TABLE __S__.entries IN EXCLUSIVE MODE"));
         Execute(connection, tx, "SET LOCAL maintenance_work_mem = '512MB'");
