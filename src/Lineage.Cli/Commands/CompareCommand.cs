@@ -13,6 +13,7 @@ internal static class CompareCommand
         var b = new Argument<string>("b") { Description = "Second model, fingerprint file or db:MODEL_ID" };
         var db = DatabasePath.Option();
         var format = CommonOptions.Format("text", "json");
+        var report = HtmlReportOption.Create();
         var command = new Command("compare", """
             Do A and B share a weight lineage? Prints verdict (identical, derived, unrelated, inconclusive),
             a calibrated score, per-signal evidence, the layer correspondence and the transformation it looks like.
@@ -22,12 +23,19 @@ internal static class CompareCommand
               lineage compare ./base ./suspect
               lineage compare base.safetensors model-q8_0.gguf --format json
               lineage compare ./suspect db:meta-llama/Llama-3.1-8B --db postgres://reader@registry:5432/lineage
+              lineage compare ./base ./suspect --report html compare.html
             """)
         {
-            a, b, db, format,
+            a, b, db, format, report,
         };
         command.SetAction(parse => context.Run(() =>
         {
+            var (html, usage) = HtmlReportOption.Parse(parse.GetValue(report));
+            if (usage is not null)
+            {
+                Output.Error(context.Stderr, usage);
+                return ExitCodes.Usage;
+            }
             IFingerprintStore? store = null;
             try
             {
@@ -44,6 +52,7 @@ internal static class CompareCommand
                 var result = ProvenanceComparer.Compare(fa, fb);
                 if (parse.GetValue(format) == "json") Output.WriteJson(context.Stdout, result);
                 else CompareReport.WriteText(context.Stdout, result);
+                if (html is not null) HtmlReportOption.Write(context, html, w => HtmlReport.WriteCompare(w, result));
                 return ExitCodes.Success;
             }
             finally

@@ -3,24 +3,27 @@ using System.IO.MemoryMappedFiles;
 namespace Lineage.IO;
 
 /// <summary>
-/// A read-only memory-mapped file. Pages are touched only when a reader asks for their bytes, so opening a
-/// huge checkpoint costs nothing until a tensor is read. Empty files are supported without a mapping.
+/// A read-only file for random access. <see cref="ReadExactly"/> uses positioned reads (pread), which fetch
+/// exactly the requested bytes without mapping anything into the process; <see cref="GetSpan"/> maps the
+/// file on first use for zero-copy views. Positioned reads are the default because signals sample scattered
+/// rows of huge files: through a mapping the kernel maps whole folios around every touched page, and the
+/// resident set grows far past the bytes asked for.
 /// </summary>
 public sealed unsafe class MappedFile : IByteSource
 {
-    private readonly MemoryMappedFile? _map;
-    private readonly MemoryMappedViewAccessor? _view;
-    private readonly byte* _base;
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle? _handle;
+    private readonly Lock _mapLock = new();
+    private MemoryMappedFile? _map;
+    private MemoryMappedViewAccessor? _view;
+    private byte* _base;
     private long _bytesRead;
     private bool _disposed;
 
-    private MappedFile(string path, long length, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* basePtr)
+    private MappedFile(string path, long length, Microsoft.Win32.SafeHandles.SafeFileHandle? handle)
     {
         Name = path;
         Length = length;
-        _map = map;
-        _view = view;
-        _base = basePtr;
+        _handle = handle;
     }
 
     public string Name { get; }
@@ -32,48 +35,71 @@ public sealed unsafe class MappedFile : IByteSource
     public static MappedFile Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        FileStream stream;
         try
         {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
+            var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+            long length = RandomAccess.GetLength(handle);
+            return new MappedFile(path, length, handle);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
             throw new LineageException($"cannot open: {e.Message}", path, inner: e);
         }
-
-        using (stream)
-        {
-            long length = stream.Length;
-            if (length == 0)
-                return new MappedFile(path, 0, null, null, null);
-            try
-            {
-                var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-                var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-                byte* ptr = null;
-                view.SafeMemoryMappedViewHandle.AcquirePointer(ref ptr);
-                NativeMethods.AdviseRandomAccess(ptr, view.PointerOffset + length);
-                ptr += view.PointerOffset;
-                return new MappedFile(path, length, map, view, ptr);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new LineageException($"cannot map: {e.Message}", path, inner: e);
-            }
-        }
     }
 
-    /// <summary>Zero-copy view of a range (at most 2 GiB at a time).</summary>
+    /// <summary>Zero-copy view of a range (at most 2 GiB at a time); maps the file on first use.</summary>
     public ReadOnlySpan<byte> GetSpan(long offset, int length)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         this.CheckRange(offset, length);
         Interlocked.Add(ref _bytesRead, length);
-        return length == 0 ? [] : new ReadOnlySpan<byte>(_base + offset, length);
+        if (length == 0) return [];
+        EnsureMapped();
+        return new ReadOnlySpan<byte>(_base + offset, length);
     }
 
-    public void ReadExactly(long offset, Span<byte> destination) => GetSpan(offset, destination.Length).CopyTo(destination);
+    public void ReadExactly(long offset, Span<byte> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        this.CheckRange(offset, destination.Length);
+        Interlocked.Add(ref _bytesRead, destination.Length);
+        int done = 0;
+        try
+        {
+            while (done < destination.Length)
+            {
+                int n = RandomAccess.Read(_handle!, destination[done..], offset + done);
+                if (n <= 0) throw new LineageException("file ended early (was it truncated while being read?)", Name, offset + done);
+                done += n;
+            }
+        }
+        catch (IOException e)
+        {
+            throw new LineageException($"read failed: {e.Message}", Name, offset + done, inner: e);
+        }
+    }
+
+    private void EnsureMapped()
+    {
+        if (_base != null) return;
+        lock (_mapLock)
+        {
+            if (_base != null) return;
+            try
+            {
+                _map = MemoryMappedFile.CreateFromFile(_handle!, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
+                _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+                byte* ptr = null;
+                _view.SafeMemoryMappedViewHandle.AcquirePointer(ref ptr);
+                NativeMethods.AdviseRandomAccess(ptr, _view.PointerOffset + Length);
+                _base = ptr + _view.PointerOffset;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new LineageException($"cannot map: {e.Message}", Name, inner: e);
+            }
+        }
+    }
 
     public void Dispose()
     {
@@ -85,6 +111,7 @@ public sealed unsafe class MappedFile : IByteSource
             _view.Dispose();
         }
         _map?.Dispose();
+        _handle?.Dispose();
     }
 }
 
@@ -169,6 +196,6 @@ internal static unsafe partial class NativeMethods
         }
     }
 
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "madvise")]
+    [System.Runtime.InteropServices.LibraryImport("libc.so.6", EntryPoint = "madvise")]
     private static partial int Madvise(nint address, nuint length, int advice);
 }

@@ -10,19 +10,27 @@ namespace Lineage.Numerics;
 /// </summary>
 public static class RowProducts
 {
+    /// <summary>Inner-dimension panel: 4 rows of A and 4 of B stay in L1, the whole B panel in L2.</summary>
+    private const int Panel = 256;
+
     public static void Multiply(ReadOnlySpan<float> a, int m, ReadOnlySpan<float> b, int n, int k, Span<float> c)
     {
         if (a.Length < m * k || b.Length < n * k || c.Length < m * n) throw new ArgumentException("matrix sizes do not match");
-        int i = 0;
-        for (; i + 4 <= m; i += 4)
+        c[..(m * n)].Clear();
+        for (int kc = 0; kc < k; kc += Panel)
         {
-            int j = 0;
-            for (; j + 4 <= n; j += 4) Block4x4(a, b, k, i, j, n, c);
-            for (; j < n; j++)
-                for (int r = 0; r < 4; r++) c[(i + r) * n + j] = Dot(a.Slice((i + r) * k, k), b.Slice(j * k, k));
+            int len = Math.Min(Panel, k - kc);
+            int i = 0;
+            for (; i + 4 <= m; i += 4)
+            {
+                int j = 0;
+                for (; j + 4 <= n; j += 4) Block4x4(a, b, k, kc, len, i, j, n, c);
+                for (; j < n; j++)
+                    for (int r = 0; r < 4; r++) c[(i + r) * n + j] += Dot(a.Slice((i + r) * k + kc, len), b.Slice(j * k + kc, len));
+            }
+            for (; i < m; i++)
+                for (int j = 0; j < n; j++) c[i * n + j] += Dot(a.Slice(i * k + kc, len), b.Slice(j * k + kc, len));
         }
-        for (; i < m; i++)
-            for (int j = 0; j < n; j++) c[i * n + j] = Dot(a.Slice(i * k, k), b.Slice(j * k, k));
     }
 
     /// <summary>Parallel over row blocks of A (callers pass large m).</summary>
@@ -38,16 +46,16 @@ public static class RowProducts
 
     private static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y) => System.Numerics.Tensors.TensorPrimitives.Dot(x, y);
 
-    private static void Block4x4(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int k, int i, int j, int n, Span<float> c)
+    private static void Block4x4(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int k, int kc, int len, int i, int j, int n, Span<float> c)
     {
-        var a0 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice(i * k, k));
-        var a1 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice((i + 1) * k, k));
-        var a2 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice((i + 2) * k, k));
-        var a3 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice((i + 3) * k, k));
-        var b0 = MemoryMarshal.Cast<float, Vector<float>>(b.Slice(j * k, k));
-        var b1 = MemoryMarshal.Cast<float, Vector<float>>(b.Slice((j + 1) * k, k));
-        var b2 = MemoryMarshal.Cast<float, Vector<float>>(b.Slice((j + 2) * k, k));
-        var b3 = MemoryMarshal.Cast<float, Vector<float>>(b.Slice((j + 3) * k, k));
+        var a0 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice(i * k + kc, len));
+        var a1 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice((i + 1) * k + kc, len));
+        var a2 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice((i + 2) * k + kc, len));
+        var a3 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice((i + 3) * k + kc, len));
+        var b0 = MemoryMarshal.Cast<float, Vector<float>>(b.Slice(j * k + kc, len));
+        var b1 = MemoryMarshal.Cast<float, Vector<float>>(b.Slice((j + 1) * k + kc, len));
+        var b2 = MemoryMarshal.Cast<float, Vector<float>>(b.Slice((j + 2) * k + kc, len));
+        var b3 = MemoryMarshal.Cast<float, Vector<float>>(b.Slice((j + 3) * k + kc, len));
         Vector<float> s00 = default, s01 = default, s02 = default, s03 = default;
         Vector<float> s10 = default, s11 = default, s12 = default, s13 = default;
         Vector<float> s20 = default, s21 = default, s22 = default, s23 = default;
@@ -73,12 +81,11 @@ public static class RowProducts
         t[4] = Vector.Sum(s10); t[5] = Vector.Sum(s11); t[6] = Vector.Sum(s12); t[7] = Vector.Sum(s13);
         t[8] = Vector.Sum(s20); t[9] = Vector.Sum(s21); t[10] = Vector.Sum(s22); t[11] = Vector.Sum(s23);
         t[12] = Vector.Sum(s30); t[13] = Vector.Sum(s31); t[14] = Vector.Sum(s32); t[15] = Vector.Sum(s33);
-        // Tail elements that do not fill a vector.
-        int done = vectors * Vector<float>.Count;
-        for (int e = done; e < k; e++)
+        // Tail elements of the panel that do not fill a vector.
+        for (int e = vectors * Vector<float>.Count; e < len; e++)
             for (int r = 0; r < 4; r++)
-                for (int q = 0; q < 4; q++) t[r * 4 + q] += a[(i + r) * k + e] * b[(j + q) * k + e];
+                for (int q = 0; q < 4; q++) t[r * 4 + q] += a[(i + r) * k + kc + e] * b[(j + q) * k + kc + e];
         for (int r = 0; r < 4; r++)
-            for (int q = 0; q < 4; q++) c[(i + r) * n + j + q] = t[r * 4 + q];
+            for (int q = 0; q < 4; q++) c[(i + r) * n + j + q] += t[r * 4 + q];
     }
 }

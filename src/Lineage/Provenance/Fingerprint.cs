@@ -87,6 +87,12 @@ public sealed record ModelFacts
     public string? TokenizerKind { get; init; }
 
     public int TokenizerVocab { get; init; }
+
+    /// <summary>The element type holding most parameters (F32, BF16, Q8_0, …): a lower precision suggests the derived copy.</summary>
+    public string? DType { get; init; }
+
+    /// <summary>Bits per weight of <see cref="DType"/> (block types included), 0 when unknown.</summary>
+    public double BitsPerWeight { get; init; }
 }
 
 /// <summary>
@@ -131,4 +137,24 @@ public sealed class Fingerprint
     public long BytesRead { get; init; }
 
     public long ModelBytes { get; init; }
+
+    /// <summary>The same fingerprint under another source name (a local and a remote copy of one model differ only there).</summary>
+    public Fingerprint WithSource(string source) => new()
+    {
+        Version = Version,
+        Source = source,
+        Facts = Facts,
+        VocabularySketch = VocabularySketch,
+        VocabularyHash = VocabularyHash,
+        VocabularyHead = VocabularyHead,
+        HasTokenizer = HasTokenizer,
+        Anchors = Anchors,
+        Embedding = Embedding,
+        LmHead = LmHead,
+        Groups = Groups,
+        Norms = Norms,
+        Samples = Samples,
+        BytesRead = BytesRead,
+        ModelBytes = ModelBytes,
+    };
 }

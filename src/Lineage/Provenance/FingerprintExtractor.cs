@@ -37,13 +37,13 @@ public static class FingerprintExtractor
         void Mark(string what)
         {
             if (timing is null) return;
-            Console.Error.WriteLine($"  [{timing.Elapsed.TotalMilliseconds,8:F0} ms] {what}");
+            Console.Error.WriteLine($"  [{timing.Elapsed.TotalMilliseconds,8:F0} ms] {what} (heap {GC.GetTotalMemory(false) >> 20} MB, working set {Environment.WorkingSet >> 20} MB)");
         }
         var view = CanonicalModel.Build(model);
         long before = model.BytesRead;
         var tokenizer = model.Tokenizer;
         int vocab = view.VocabSize;
-        ulong[]? textKeys = tokenizer is not null && vocab > 0 ? TokenKeys.ForVocabulary(tokenizer) : null;
+        ulong[]? textKeys = tokenizer is not null && tokenizer.VocabSize > 0 ? TokenKeys.ForVocabulary(tokenizer) : null;
 
         var anchors = ChooseAnchors(textKeys, vocab, options);
         Mark("anchors");
@@ -111,6 +111,8 @@ public static class FingerprintExtractor
         }
 
         Mark("row signatures");
+        DType? dominant = model.Tensors.Count == 0 ? null
+            : model.Tensors.GroupBy(t => t.DType).MaxBy(g => g.Sum(t => t.ElementCount))!.Key;
         var facts = new ModelFacts
         {
             ModelType = model.Config?.ModelType,
@@ -128,6 +130,8 @@ public static class FingerprintExtractor
             TiedEmbeddings = view.LmHead is null,
             TokenizerKind = tokenizer?.Kind.ToString(),
             TokenizerVocab = tokenizer?.VocabSize ?? 0,
+            DType = dominant?.DisplayName(),
+            BitsPerWeight = dominant is { } dt && dt.Info().BlockBytes > 0 ? 8.0 * dt.Info().BlockBytes / dt.Info().BlockSize : 0,
         };
         return new Fingerprint
         {

@@ -83,3 +83,19 @@ public class BenchScoringTests
             }
     }
 }
+
+public class RobustStatisticsTests
+{
+    [Fact]
+    public void Selection_based_mad_equals_the_sorting_one()
+    {
+        var rng = new Random(9);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            int n = rng.Next(1, 300);
+            var values = Enumerable.Range(0, n).Select(_ => rng.NextDouble() * 2 - 1 + (rng.Next(10) == 0 ? 5 : 0)).ToArray();
+            var (_, expected) = Lineage.Numerics.Statistics.RobustLocationScale(((double[])values.Clone()).AsSpan());
+            Assert.Equal(expected, Lineage.Numerics.Statistics.MadSigma(((double[])values.Clone()).AsSpan()), 12);
+        }
+    }
+}
