@@ -197,7 +197,9 @@ public class PostgresRegistryTests(PostgresServer server)
         return (dir.Write("models.txt", string.Join('\n', lines.Prepend("# synthetic fingerprints"))), [.. ids]);
     }
 
-    private static Process StartCli(params string[] args)
+    private static Process StartCli(params string[] args) => StartCli(new Dictionary<string, string>(), args);
+
+    private static Process StartCli(Dictionary<string, string> environment, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "lineage-cli.dll");
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
@@ -206,6 +208,7 @@ public class PostgresRegistryTests(PostgresServer server)
         foreach (var a in args) info.ArgumentList.Add(a);
         foreach (var name in new[] { "JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "LINEAGE_SHARD_COUNT", "LINEAGE_DB" })
             info.Environment.Remove(name);
+        foreach (var (name, value) in environment) info.Environment[name] = value;
         return Process.Start(info)!;
     }
 
@@ -257,6 +260,60 @@ public class PostgresRegistryTests(PostgresServer server)
         Assert.Equal(0, second.Sum(s => s["added"]!.GetValue<int>() + s["updated"]!.GetValue<int>()));
         Assert.Equal(ids.Length, second.Sum(s => s["unchanged"]!.GetValue<int>()));
         Assert.Equal(((long)ids.Length, 0L, 0L), Integrity(schema));
+    }
+
+    [Fact]
+    public void Workers_take_their_shard_from_the_scheduler_and_fetch_hf_ids_and_urls_only_once()
+    {
+        string ladderA = Corpus.Path("ladder/A");
+        string url = server.NewUrl("remote");
+        using var dir = new TempDir();
+        using var hub = new RangeServer(Corpus.Root);
+        const string Sha = "0123456789abcdef0123456789abcdef01234567";
+        hub.AddRepo("lineage-test/ladder-A", ladderA, Sha);
+        hub.AddRepo("lineage-test/ladder-B", Corpus.Path("ladder/B"), Sha);
+        string gguf = hub.FileUrl("ladder/A-quant-q8.gguf");
+        string list = dir.Write("models.txt", $"hf://lineage-test/ladder-A\nhf://lineage-test/ladder-B\tladder-b\tladder\n{gguf}\n");
+        // One worker gets its index as a Kubernetes Indexed Job pod does, the other as a Slurm array task does.
+        var workers = new[]
+        {
+            new Dictionary<string, string> { ["JOB_COMPLETION_INDEX"] = "0", ["LINEAGE_SHARD_COUNT"] = "2", ["LINEAGE_HF_ENDPOINT"] = hub.BaseUrl },
+            new Dictionary<string, string> { ["SLURM_ARRAY_TASK_ID"] = "1", ["SLURM_ARRAY_TASK_COUNT"] = "2", ["LINEAGE_HF_ENDPOINT"] = hub.BaseUrl },
+        };
+        JsonNode[] Run() => [.. workers.Select(env => StartCli(env, "db", "build", "--from", list, "--db", url)).ToArray().Select(p =>
+        {
+            var (code, stdout, stderr) = Finish(p);
+            Assert.True(code == 0, $"exit {code}: {stderr}");
+            return JsonNode.Parse(stdout)!;
+        })];
+
+        var first = Run();
+        Assert.Equal([0, 1], first.Select(s => s["shard"]!["index"]!.GetValue<int>()));
+        Assert.All(first, s => Assert.Equal(2, s["shard"]!["count"]!.GetValue<int>()));
+        Assert.Equal(3, first.Sum(s => s["added"]!.GetValue<int>()));
+        Assert.Equal(0, first.Sum(s => s["failed"]!.GetValue<int>()));
+        int requests = hub.Requests.Count;
+        Assert.True(requests > 0);
+        using (var store = PostgresFingerprintStore.Open(url, create: false))
+        {
+            var entries = store.List();
+            Assert.Equal(
+                new[] { $"127.0.0.1:{hub.Port}/files/ladder/A-quant-q8.gguf", "ladder-b", "lineage-test/ladder-A" },
+                entries.Select(e => e.ModelId).Order(StringComparer.Ordinal));
+            Assert.Equal("ladder", store.Find("ladder-b")!.Family);
+            // Fetched over HTTP Range, the fingerprint is the one the local copy gives.
+            Fingerprint local;
+            using (var model = ModelLoader.Open(ladderA)) local = FingerprintExtractor.Extract(model);
+            Assert.Equal(
+                Convert.ToHexString(FingerprintSerializer.Serialize(local.WithSource(""))),
+                Convert.ToHexString(FingerprintSerializer.Serialize(store.LoadFingerprint(store.Find("lineage-test/ladder-A")!).WithSource(""))));
+        }
+
+        // A re-run finds everything stored from the same sources and asks the hub for nothing.
+        var second = Run();
+        Assert.Equal(3, second.Sum(s => s["unchanged"]!.GetValue<int>()));
+        Assert.Equal(0, second.Sum(s => s["added"]!.GetValue<int>() + s["updated"]!.GetValue<int>()));
+        Assert.Equal(requests, hub.Requests.Count);
     }
 
     [Fact]
