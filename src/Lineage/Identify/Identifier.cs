@@ -171,7 +171,7 @@ public static class Identifier
             Matches = matches,
             Closest = closest,
             Catalog = catalog?.Explain(query),
-            Statistics = new IdentifyStatistics(store?.Count ?? 0, candidates.Count, sketched, compared.Count, pruneMs, rankMs, compareMs, total.Elapsed.TotalMilliseconds),
+            Statistics = new IdentifyStatistics(store?.ApproximateCount ?? 0, candidates.Count, sketched, compared.Count, pruneMs, rankMs, compareMs, total.Elapsed.TotalMilliseconds),
         };
     }
 }

@@ -131,6 +131,13 @@ public interface IFingerprintStore : IDisposable
     int Count { get; }
 
     /// <summary>
+    /// The number of entries for statistics (identify reports how many it searched): exact on small stores,
+    /// the planner's estimate on large registries, where an exact count would scan the whole table on every
+    /// query and cost more than the search itself.
+    /// </summary>
+    int ApproximateCount => Count;
+
+    /// <summary>
     /// Adds entries in one transaction (the sequence is consumed inside it, so a large import streams).
     /// Returns the entries written (skipped ones are left out).
     /// </summary>
