@@ -170,6 +170,13 @@ public class PostgresRegistryTests(PostgresServer server)
         // Synthetic fingerprints carry too few signals for a verdict; what matters is that both sides were loaded.
         Assert.NotEqual("unrelated", JsonNode.Parse(compare.Stdout)!["verdict"]!.GetValue<string>());
         Assert.Equal(2, CliRunner.Run("compare", lfp, "db:org/missing", "--db", url).ExitCode);
+        // graph reads the registry too.
+        string other = dir.Write("o.lfp", FingerprintSerializer.Serialize(SyntheticFingerprints.Make(501)));
+        Assert.Equal(0, CliRunner.Run("db", "add", other, "--id", "org/other", "--db", url).ExitCode);
+        var graph = CliRunner.Run("graph", "--from-db", "--db", url, "--format", "json");
+        Assert.True(graph.ExitCode == 0, graph.Stderr);
+        Assert.Contains("org/other", graph.Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, CliRunner.Run("db", "remove", "org/other", "--db", url).ExitCode);
         string bundle = dir.File("x.lfpb");
         Assert.Equal(0, CliRunner.Run("db", "export", bundle, "--db", url).ExitCode);
         Assert.Equal(0, CliRunner.Run("db", "import", bundle, "--db", dir.File("copy.db")).ExitCode);
