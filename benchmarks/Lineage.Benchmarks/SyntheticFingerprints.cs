@@ -5,7 +5,7 @@ using Lineage.Provenance;
 namespace Lineage.Benchmarks;
 
 /// <summary>
-/// Generates synthetic fingerprint entries for the identify benchmark: realistic keys, small payloads.
+/// Generates synthetic fingerprint entries for the identify benchmark: realistic keys, small payloads (~3 KB).
 /// Architectures are drawn from the 2,980 real Hugging Face configs of the shared corpus
 /// (reference/configs/gpu_poor_all_configs.json; a built-in list without it), vocabularies from 60 synthetic
 /// tokenizer families with size-matched variants (extended, truncated), and embeddings from random
@@ -24,54 +24,70 @@ public static class SyntheticFingerprints
         new("phi3", 3072, 32, 32064, 32, 8192), new("gemma", 2048, 18, 256000, 8, 16384), new("llama", 2048, 22, 32000, 32, 5632),
     ];
 
-    /// <summary>Yields <paramref name="count"/> entries; <paramref name="hardShare"/> of them copy <paramref name="hardKeys"/>'s keys.</summary>
+    /// <summary>Anchors per synthetic fingerprint: more than the weight sketch keeps (32), few enough to stay ~3 KB.</summary>
+    public const int Anchors = 40;
+
+    /// <summary>
+    /// Yields <paramref name="count"/> entries; <paramref name="hardShare"/> of them copy <paramref name="hardKeys"/>'s
+    /// keys. Entry i depends only on (seed, i), so chunks are generated in parallel and the output is the same
+    /// on every run.
+    /// </summary>
     public static IEnumerable<(string Id, string Family, Fingerprint Fingerprint)> Generate(int count, string? corpus, Fingerprint? hardKeys, double hardShare, int seed = 1)
     {
         var archs = LoadArchitectures(corpus);
-        var rng = new Random(seed);
         const int families = 60;
-        var familySketches = new Dictionary<int, ulong[]>();
-        var idAnchors = new Dictionary<int, int[]>();
-        for (int i = 0; i < count; i++)
+        var familySketches = Enumerable.Range(0, families).Select(FamilySketch).ToArray();
+        var idAnchors = new System.Collections.Concurrent.ConcurrentDictionary<int, int[]>();
+        // The hard cluster takes the real model's anchors that the id-keyed sketch picks (smallest id keys).
+        int[] hardAnchors = hardKeys is null ? [] : [.. hardKeys.Anchors.Select(a => a.Id).OrderBy(id => TokenKeys.ForId(id)).Take(Anchors).Order()];
+        for (int start = 0; start < count; start += 4096)
         {
-            bool hard = hardKeys is not null && rng.NextDouble() < hardShare;
-            if (hard)
-            {
-                yield return ($"hard-{i:D5}", "hard-cluster", Make(rng, hardKeys!.Facts, [.. hardKeys.Anchors.Select(a => a.Id)], null, 0, $"hard-{i}"));
-                continue;
-            }
-            var arch = archs[rng.Next(archs.Count)];
-            int family = rng.Next(families);
-            // Vocabularies are represented by what the store sees: the bottom-k sketch and the hash. A family's
-            // sketch is fixed; a third of the entries extend or truncate it (fine-tunes, re-exports).
-            var sketch = FamilySketch(familySketches, family);
-            int vocabSize = arch.Vocab;
-            ulong variant = 0;
-            double roll = rng.NextDouble();
-            if (roll < 0.15)
-            {
-                int added = 1 + rng.Next(256);
-                vocabSize += added;
-                variant = (ulong)i;
-                var extra = Enumerable.Range(0, 1 + added * 1024 / Math.Max(1024, vocabSize)).Select(k => TokenKeys.ForText($"added:{i}:{k}"));
-                sketch = [.. sketch.Concat(extra).Distinct().Order().Take(1024)];
-            }
-            else if (roll < 0.3)
-            {
-                vocabSize = Math.Max(256, vocabSize - rng.Next(1, 128));
-                variant = (ulong)i;
-            }
-            var facts = new ModelFacts
-            {
-                ModelType = arch.Type, Hidden = arch.Hidden, Layers = arch.Layers, Heads = arch.Heads, Intermediate = arch.Intermediate,
-                Vocab = vocabSize, NormKind = arch.Type is "gpt2" or "gpt_neox" ? NormKind.LayerNorm : NormKind.Rms, Format = "synthetic",
-                TokenizerVocab = vocabSize, TokenizerKind = "SentencePieceBpe",
-            };
-            ulong hash = TokenKeys.ForText($"vocab:{family}:{vocabSize}:{variant}");
-            if (!idAnchors.TryGetValue(vocabSize, out var ids)) idAnchors[vocabSize] = ids = IdAnchors(vocabSize, 128);
-            yield return ($"synthetic-{i:D5}", $"family-{family:D2}", Make(rng, facts, ids, sketch, hash, $"synthetic-{i}"));
+            var chunk = Enumerable.Range(start, Math.Min(4096, count - start)).AsParallel().AsOrdered()
+                .Select(i => One(i, seed, archs, familySketches, idAnchors, hardKeys, hardAnchors, hardShare)).ToList();
+            foreach (var e in chunk) yield return e;
         }
     }
+
+    private static (string Id, string Family, Fingerprint Fingerprint) One(int i, int seed, List<Arch> archs, ulong[][] familySketches,
+        System.Collections.Concurrent.ConcurrentDictionary<int, int[]> idAnchors, Fingerprint? hardKeys, int[] hardAnchors, double hardShare)
+    {
+        var rng = new Random(HashCode.Combine(seed, i, 0x5EED));
+        bool hard = hardKeys is not null && rng.NextDouble() < hardShare;
+        if (hard) return ($"hard-{i:D7}", "hard-cluster", Make(rng, hardKeys!.Facts, hardAnchors, null, 0, $"hard-{i}"));
+        var arch = archs[rng.Next(archs.Count)];
+        int family = rng.Next(familySketches.Length);
+        // Vocabularies are represented by what the store sees: the bottom-k sketch and the hash. A family's
+        // sketch is fixed; a third of the entries extend or truncate it (fine-tunes, re-exports).
+        var sketch = familySketches[family];
+        int vocabSize = arch.Vocab;
+        ulong variant = 0;
+        double roll = rng.NextDouble();
+        if (roll < 0.15)
+        {
+            int added = 1 + rng.Next(256);
+            vocabSize += added;
+            variant = (ulong)i;
+            var extra = Enumerable.Range(0, 1 + added * SketchKeys / Math.Max(SketchKeys, vocabSize)).Select(k => TokenKeys.ForText($"added:{i}:{k}"));
+            sketch = [.. sketch.Concat(extra).Distinct().Order().Take(SketchKeys)];
+        }
+        else if (roll < 0.3)
+        {
+            vocabSize = Math.Max(256, vocabSize - rng.Next(1, 128));
+            variant = (ulong)i;
+        }
+        var facts = new ModelFacts
+        {
+            ModelType = arch.Type, Hidden = arch.Hidden, Layers = arch.Layers, Heads = arch.Heads, Intermediate = arch.Intermediate,
+            Vocab = vocabSize, NormKind = arch.Type is "gpt2" or "gpt_neox" ? NormKind.LayerNorm : NormKind.Rms, Format = "synthetic",
+            TokenizerVocab = vocabSize, TokenizerKind = "SentencePieceBpe",
+        };
+        ulong hash = TokenKeys.ForText($"vocab:{family}:{vocabSize}:{variant}");
+        var ids = idAnchors.GetOrAdd(vocabSize, v => IdAnchors(v, Anchors));
+        return ($"synthetic-{i:D7}", $"family-{family:D2}", Make(rng, facts, ids, sketch, hash, $"synthetic-{i}"));
+    }
+
+    /// <summary>Vocabulary-sketch keys kept per synthetic fingerprint (the store indexes the 8 smallest).</summary>
+    private const int SketchKeys = 64;
 
     private static int[] IdAnchors(int vocab, int count)
     {
@@ -86,22 +102,17 @@ public static class SyntheticFingerprints
         return [.. heap.UnorderedItems.Select(x => x.Element).Order()];
     }
 
-    private static ulong[] FamilySketch(Dictionary<int, ulong[]> cache, int family)
+    private static ulong[] FamilySketch(int family)
     {
-        if (!cache.TryGetValue(family, out var v))
-        {
-            // Uniform keys below a family-specific scale, as the 1024 smallest of a ~100k-token vocabulary would be.
-            var r = new Random(family * 7919 + 13);
-            v = [.. Enumerable.Range(0, 1024).Select(_ => (ulong)r.NextInt64(1, long.MaxValue / 50_000)).Distinct().Order()];
-            cache[family] = v;
-        }
-        return v;
+        // Uniform keys below a family-specific scale, as the smallest keys of a ~100k-token vocabulary would be.
+        var r = new Random(family * 7919 + 13);
+        return [.. Enumerable.Range(0, SketchKeys).Select(_ => (ulong)r.NextInt64(1, long.MaxValue / 800_000)).Distinct().Order()];
     }
 
     private static Fingerprint Make(Random rng, ModelFacts facts, int[] anchorIds, ulong[]? sketch, ulong hash, string source)
     {
         int n = anchorIds.Length;
-        var anchors = anchorIds.Select((id, k) => new Anchor(sketch is not null && k < 64 && k < sketch.Length ? sketch[k] : 0, id)).ToArray();
+        var anchors = anchorIds.Select((id, k) => new Anchor(sketch is not null && k < sketch.Length ? sketch[k] : 0, id)).ToArray();
         const int dims = 16;
         var e = new float[n * dims];
         for (int i = 0; i < e.Length; i++) e[i] = (float)(rng.NextDouble() * 2 - 1);
@@ -118,8 +129,8 @@ public static class SyntheticFingerprints
             }
             for (int j = 0; j < n; j++) gram[i * n + j] /= (float)Math.Sqrt(norm);
         }
-        var rows = Enumerable.Range(0, 16).ToArray();
-        var groups = Enumerable.Range(0, 2).Select(layer => new RowGroup
+        var rows = Enumerable.Range(0, 4).ToArray();
+        var groups = Enumerable.Range(0, 1).Select(layer => new RowGroup
         {
             Stack = "", Layer = layer, Role = TensorRole.Up, TotalRows = 4 * facts.Hidden, RowIndices = rows,
             Signatures = [.. Enumerable.Range(0, rows.Length * n).Select(_ => (float)(rng.NextDouble() * 2 - 1) / MathF.Sqrt(n))],

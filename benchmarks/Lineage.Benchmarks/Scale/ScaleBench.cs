@@ -56,7 +56,8 @@ public static class ScaleBench
         using var model = ModelLoader.Open(path);
         var fp = FingerprintExtractor.Extract(model);
         double s = sw.Elapsed.TotalSeconds;
-        Console.WriteLine($"{label}: {s:F2} s, read {fp.BytesRead / 1e6:F1} MB of {fp.ModelBytes / 1e9:F2} GB ({100.0 * fp.BytesRead / fp.ModelBytes:F2} %), {fp.BytesRead / 1e6 / s:F0} MB/s of sampled data");
+        Console.WriteLine($"{label}: {s:F2} s, read {fp.BytesRead / 1e6:F1} MB of {fp.ModelBytes / 1e9:F2} GB ({100.0 * fp.BytesRead / fp.ModelBytes:F2} %), {fp.BytesRead / 1e6 / s:F0} MB/s of sampled data; "
+            + $"fingerprint {FingerprintSerializer.Serialize(fp).Length:N0} bytes, weight sketch {Lineage.Store.WeightSketch.From(fp).ToBytes().Length:N0} bytes");
         return fp;
     }
 

@@ -69,7 +69,7 @@ internal static class AuditCommand
             bool skipLineage = parse.GetValue(noLineage);
             string dbPath = DatabasePath.Resolve(parse.GetValue(db));
             bool explicitDb = parse.GetValue(db) is not null;
-            if (explicitDb && !File.Exists(dbPath))
+            if (explicitDb && !DatabasePath.Exists(dbPath))
             {
                 Output.Error(context.Stderr, $"no fingerprint database at {dbPath}");
                 return ExitCodes.Error;
@@ -84,7 +84,7 @@ internal static class AuditCommand
                 }
             }
             bool deps = !parse.GetValue(noDeps);
-            using var store = !skipLineage && File.Exists(dbPath) ? SqliteFingerprintStore.Open(dbPath, create: false) : null;
+            using var store = !skipLineage && DatabasePath.Exists(dbPath) ? DatabasePath.Open(dbPath, create: false) : null;
             using var advisories = deps ? OpenAdvisories(dbPath) : null;
 
             var result = Auditor.Run(path, new AuditOptions

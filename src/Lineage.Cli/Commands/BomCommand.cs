@@ -58,12 +58,12 @@ internal static class BomCommand
             }
             bool skipLineage = parse.GetValue(noLineage);
             string dbPath = DatabasePath.Resolve(parse.GetValue(db));
-            if (parse.GetValue(db) is not null && !File.Exists(dbPath))
+            if (parse.GetValue(db) is not null && !DatabasePath.Exists(dbPath))
             {
                 Output.Error(context.Stderr, $"no fingerprint database at {dbPath}");
                 return ExitCodes.Error;
             }
-            using var store = !skipLineage && File.Exists(dbPath) ? SqliteFingerprintStore.Open(dbPath, create: false) : null;
+            using var store = !skipLineage && DatabasePath.Exists(dbPath) ? DatabasePath.Open(dbPath, create: false) : null;
             var report = Auditor.Run(path, new AuditOptions { Store = store, Catalog = ReferenceCatalog.BuiltIn, SkipLineage = skipLineage });
             if (report.Model is null)
             {

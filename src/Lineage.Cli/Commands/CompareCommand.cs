@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Lineage.Provenance;
 using Lineage.Reports;
+using Lineage.Store;
 
 namespace Lineage.Cli.Commands;
 
@@ -8,8 +9,9 @@ internal static class CompareCommand
 {
     public static Command Create(CliContext context)
     {
-        var a = new Argument<string>("a") { Description = "First model (folder, file, sharded index) or fingerprint file" };
-        var b = new Argument<string>("b") { Description = "Second model or fingerprint file" };
+        var a = new Argument<string>("a") { Description = "First model (folder, file, sharded index), fingerprint file, or db:MODEL_ID (a stored fingerprint)" };
+        var b = new Argument<string>("b") { Description = "Second model, fingerprint file or db:MODEL_ID" };
+        var db = DatabasePath.Option();
         var format = CommonOptions.Format("text", "json");
         var report = HtmlReportOption.Create();
         var command = new Command("compare", """
@@ -20,10 +22,11 @@ internal static class CompareCommand
             Examples:
               lineage compare ./base ./suspect
               lineage compare base.safetensors model-q8_0.gguf --format json
+              lineage compare ./suspect db:meta-llama/Llama-3.1-8B --db postgres://reader@registry:5432/lineage
               lineage compare ./base ./suspect --report html compare.html
             """)
         {
-            a, b, format, report,
+            a, b, db, format, report,
         };
         command.SetAction(parse => context.Run(() =>
         {
@@ -33,16 +36,35 @@ internal static class CompareCommand
                 Output.Error(context.Stderr, usage);
                 return ExitCodes.Usage;
             }
-            var fa = FingerprintSource.Load(parse.GetValue(a)!);
-            var fb = FingerprintSource.Load(parse.GetValue(b)!);
-            var result = ProvenanceComparer.Compare(fa, fb);
-            if (parse.GetValue(format) == "json") Output.WriteJson(context.Stdout, result);
-            else CompareReport.WriteText(context.Stdout, result);
-            if (html is not null) HtmlReportOption.Write(context, html, w => HtmlReport.WriteCompare(w, result));
-            return ExitCodes.Success;
+            IFingerprintStore? store = null;
+            try
+            {
+                Fingerprint Load(string arg)
+                {
+                    if (!arg.StartsWith(StoredPrefix, StringComparison.Ordinal)) return FingerprintSource.Load(arg);
+                    store ??= DatabasePath.Open(DatabasePath.Resolve(parse.GetValue(db)), create: false);
+                    string id = arg[StoredPrefix.Length..];
+                    var entry = store.Find(id) ?? throw new LineageException($"no model '{id}' in the fingerprint database", store.Location);
+                    return store.LoadFingerprint(entry);
+                }
+                var fa = Load(parse.GetValue(a)!);
+                var fb = Load(parse.GetValue(b)!);
+                var result = ProvenanceComparer.Compare(fa, fb);
+                if (parse.GetValue(format) == "json") Output.WriteJson(context.Stdout, result);
+                else CompareReport.WriteText(context.Stdout, result);
+                if (html is not null) HtmlReportOption.Write(context, html, w => HtmlReport.WriteCompare(w, result));
+                return ExitCodes.Success;
+            }
+            finally
+            {
+                store?.Dispose();
+            }
         }));
         return command;
     }
+
+    /// <summary>An argument naming a stored fingerprint instead of a model: db:MODEL_ID.</summary>
+    private const string StoredPrefix = "db:";
 }
 
 internal static class BenchCommand

@@ -6,21 +6,32 @@ using Lineage.Store;
 
 namespace Lineage.Cli.Commands;
 
-/// <summary>Where the fingerprint database lives: --db, else LINEAGE_DB, else ~/.lineage/fingerprints.db.</summary>
+/// <summary>
+/// Where the fingerprint database lives: --db, else LINEAGE_DB, else ~/.lineage/fingerprints.db. A
+/// postgres:// or postgresql:// URL (or an Npgsql connection string) selects the PostgreSQL registry.
+/// </summary>
 internal static class DatabasePath
 {
     public static Option<string?> Option() => new("--db")
     {
-        Description = "Fingerprint database file (default: $LINEAGE_DB, else ~/.lineage/fingerprints.db)",
+        Description = "Fingerprint database: a SQLite file, or a registry URL postgres://USER@HOST:PORT/DB[?schema=NAME] (default: $LINEAGE_DB, else ~/.lineage/fingerprints.db)",
     };
 
     public static string Resolve(string? given)
     {
-        if (!string.IsNullOrWhiteSpace(given)) return Path.GetFullPath(given);
+        if (!string.IsNullOrWhiteSpace(given)) return Normalize(given);
         string? env = Environment.GetEnvironmentVariable("LINEAGE_DB");
-        if (!string.IsNullOrWhiteSpace(env)) return Path.GetFullPath(env);
+        if (!string.IsNullOrWhiteSpace(env)) return Normalize(env);
         return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".lineage", "fingerprints.db");
     }
+
+    private static string Normalize(string location) => PostgresLocation.IsPostgres(location) ? location.Trim() : Path.GetFullPath(location);
+
+    /// <summary>Opens the store at a resolved location (SQLite file or PostgreSQL registry).</summary>
+    public static IFingerprintStore Open(string location, bool create = true) => FingerprintStores.Open(location, create);
+
+    /// <summary>True when a store exists there (a registry URL is always tried: its errors are reported).</summary>
+    public static bool Exists(string location) => PostgresLocation.IsPostgres(location) || File.Exists(location);
 }
 
 internal static class DbCommand
@@ -29,12 +40,14 @@ internal static class DbCommand
     {
         var command = new Command("db", """
             Manage the fingerprint database that 'lineage identify' searches: one SQLite file (WAL mode, safe with
-            concurrent readers; every write is one transaction, so an interrupted write leaves nothing behind).
-            Fingerprints are cached under a content key of the model's files: a changed file is fingerprinted again.
+            concurrent readers), or a shared PostgreSQL registry (--db postgres://USER@HOST:PORT/DB, or LINEAGE_DB).
+            Every write is one transaction, so an interrupted write leaves nothing behind. Fingerprints are cached
+            under a content key of the model's files: a changed file is fingerprinted again.
 
             Examples:
               lineage db add ./Llama-2-7b --id llama-2-7b --family llama
               lineage db build --from ./models --family-from-folder
+              lineage db build --from models.txt --shard 3/16 --db postgres://lineage@db:5432/registry
               lineage db list
               lineage db export team.lfpb && lineage db import team.lfpb --db other.db
             """);
@@ -58,7 +71,7 @@ internal static class DbCommand
         var command = new Command("add", "Fingerprint a model (or take a fingerprint file) and store it under --id.") { model, id, family, replace, db, format };
         command.SetAction(parse => context.Run(() =>
         {
-            using var store = SqliteFingerprintStore.Open(DatabasePath.Resolve(parse.GetValue(db)));
+            using var store = DatabasePath.Open(DatabasePath.Resolve(parse.GetValue(db)));
             string path = parse.GetValue(model)!;
             NewEntry entry;
             bool cached = false;
@@ -91,7 +104,7 @@ internal static class DbCommand
         var command = new Command("list", "List the stored models.") { db, format };
         command.SetAction(parse => context.Run(() =>
         {
-            using var store = SqliteFingerprintStore.Open(DatabasePath.Resolve(parse.GetValue(db)), create: false);
+            using var store = DatabasePath.Open(DatabasePath.Resolve(parse.GetValue(db)), create: false);
             var entries = store.List();
             if (parse.GetValue(format) == "json")
             {
@@ -117,7 +130,7 @@ internal static class DbCommand
         var command = new Command("remove", "Remove a stored model (exit 2 when there is no such id).") { id, db };
         command.SetAction(parse => context.Run(() =>
         {
-            using var store = SqliteFingerprintStore.Open(DatabasePath.Resolve(parse.GetValue(db)), create: false);
+            using var store = DatabasePath.Open(DatabasePath.Resolve(parse.GetValue(db)), create: false);
             string name = parse.GetValue(id)!;
             if (!store.Remove(name))
             {
@@ -139,7 +152,7 @@ internal static class DbCommand
         var command = new Command("import", "Import a fingerprint bundle (all entries in one transaction, verified against their content ids).") { file, replace, skip, db };
         command.SetAction(parse => context.Run(() =>
         {
-            using var store = SqliteFingerprintStore.Open(DatabasePath.Resolve(parse.GetValue(db)));
+            using var store = DatabasePath.Open(DatabasePath.Resolve(parse.GetValue(db)));
             var policy = parse.GetValue(replace) ? ConflictPolicy.Replace : parse.GetValue(skip) ? ConflictPolicy.Skip : ConflictPolicy.Fail;
             var added = FingerprintBundle.Import(store, parse.GetValue(file)!, policy);
             context.Stdout.WriteLine($"imported {added.Count} model(s) into {store.Location}");
@@ -155,7 +168,7 @@ internal static class DbCommand
         var command = new Command("export", "Export every stored fingerprint to a portable bundle.") { file, db };
         command.SetAction(parse => context.Run(() =>
         {
-            using var store = SqliteFingerprintStore.Open(DatabasePath.Resolve(parse.GetValue(db)), create: false);
+            using var store = DatabasePath.Open(DatabasePath.Resolve(parse.GetValue(db)), create: false);
             int n = FingerprintBundle.Export(store, Path.GetFullPath(parse.GetValue(file)!));
             context.Stdout.WriteLine($"exported {n} model(s) to {parse.GetValue(file)}");
             return ExitCodes.Success;
@@ -163,87 +176,7 @@ internal static class DbCommand
         return command;
     }
 
-    private static Command Build(CliContext context)
-    {
-        var from = new Option<string>("--from") { Description = "Folder tree of models", Required = true };
-        var familyFromFolder = new Option<bool>("--family-from-folder") { Description = "Label each model with the name of the folder that holds it" };
-        var strict = new Option<bool>("--strict") { Description = "Exit 2 when any model cannot be read (default: report and continue)" };
-        var db = DatabasePath.Option();
-        var format = CommonOptions.Format("text", "json");
-        var command = new Command("build", """
-            Fingerprints every model folder and weights file under --from and stores it under its relative path
-            (file extension dropped). Models already stored with the same content key are skipped; changed ones
-            are fingerprinted again and replaced. Progress on stderr; unreadable models are reported and skipped.
-            """)
-        {
-            from, familyFromFolder, strict, db, format,
-        };
-        command.SetAction(parse => context.Run(() =>
-        {
-            using var store = SqliteFingerprintStore.Open(DatabasePath.Resolve(parse.GetValue(db)));
-            var models = ModelDiscovery.Find(parse.GetValue(from)!);
-            var results = new List<object>();
-            int added = 0, updated = 0, unchanged = 0, failed = 0;
-            using (var progress = new ProgressReporter(context.Stderr, "fingerprinting"))
-            {
-                for (int i = 0; i < models.Count; i++)
-                {
-                    progress.Report((i, models.Count));
-                    var m = models[i];
-                    string id = m.IsFolder ? m.RelativePath : StripExtension(m.RelativePath);
-                    string? family = parse.GetValue(familyFromFolder) ? FamilyOf(m.RelativePath) : null;
-                    try
-                    {
-                        var keyed = ContentKey.GetFingerprint(m.Path, store, writeCache: true);
-                        var existing = store.Find(id);
-                        string status;
-                        if (existing is not null && existing.ModelKey == keyed.ModelKey && existing.Family == family)
-                        {
-                            status = "unchanged";
-                            unchanged++;
-                        }
-                        else
-                        {
-                            store.Add(new NewEntry { ModelId = id, Family = family, Fingerprint = keyed.Fingerprint, Serialized = keyed.Serialized, Source = m.Path, ModelKey = keyed.ModelKey }, ConflictPolicy.Replace);
-                            status = existing is null ? "added" : "updated";
-                            if (existing is null) added++;
-                            else updated++;
-                        }
-                        results.Add(new { model_id = id, family, path = m.Path, status, content_id = keyed.ContentId });
-                    }
-                    catch (LineageException e)
-                    {
-                        failed++;
-                        results.Add(new { model_id = id, family, path = m.Path, status = "failed", error = e.Describe() });
-                        if (parse.GetValue(format) == "text") context.Stderr.WriteLine($"lineage: skipped {id}: {e.Describe()}");
-                    }
-                }
-                progress.Report((models.Count, models.Count));
-            }
-            if (parse.GetValue(format) == "json")
-                Output.WriteJson(context.Stdout, new { database = store.Location, models = models.Count, added, updated, unchanged, failed, results });
-            else
-                context.Stdout.WriteLine($"{models.Count} model(s) under {parse.GetValue(from)}: {added} added, {updated} updated, {unchanged} unchanged, {failed} unreadable → {store.Location} ({store.Count} stored)");
-            return failed > 0 && parse.GetValue(strict) ? ExitCodes.Error : ExitCodes.Success;
-        }));
-        return command;
-    }
-
-    private static string StripExtension(string relative)
-    {
-        string name = Path.GetFileName(relative);
-        int dot = name.LastIndexOf('.');
-        return dot > 0 ? relative[..(relative.Length - name.Length + dot)] : relative;
-    }
-
-    private static string? FamilyOf(string relative)
-    {
-        int slash = relative.LastIndexOf('/');
-        if (slash < 0) return null;
-        string parent = relative[..slash];
-        int last = parent.LastIndexOf('/');
-        return last < 0 ? parent : parent[(last + 1)..];
-    }
+    private static Command Build(CliContext context) => BuildCommand.Create(context);
 }
 
 /// <summary>JSON shape of a stored entry.</summary>

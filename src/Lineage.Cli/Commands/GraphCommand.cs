@@ -31,7 +31,7 @@ internal static class GraphCommand
                 list.Add((Path.GetFileName(Path.TrimEndingDirectorySeparator(path)), FingerprintSource.Load(path)));
             if (parse.GetValue(fromDb))
             {
-                using var store = SqliteFingerprintStore.Open(DatabasePath.Resolve(parse.GetValue(db)), create: false, readOnly: true);
+                using var store = FingerprintStores.Open(DatabasePath.Resolve(parse.GetValue(db)), create: false, readOnly: true);
                 foreach (var entry in store.List()) list.Add((entry.ModelId, store.LoadFingerprint(entry)));
             }
             if (list.Count < 2)

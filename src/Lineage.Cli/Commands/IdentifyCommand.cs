@@ -34,7 +34,7 @@ internal static class IdentifyCommand
         command.SetAction(parse => context.Run(() =>
         {
             string dbPath = DatabasePath.Resolve(parse.GetValue(db));
-            using var store = File.Exists(dbPath) ? SqliteFingerprintStore.Open(dbPath, create: false) : null;
+            using var store = DatabasePath.Exists(dbPath) ? DatabasePath.Open(dbPath, create: false) : null;
             if (store is null) context.Stderr.WriteLine($"lineage: no fingerprint database at {dbPath}; using the reference catalog only");
             string path = parse.GetValue(model)!;
             var fingerprint = File.Exists(path) && FingerprintSerializer.LooksLikeFingerprint(path)

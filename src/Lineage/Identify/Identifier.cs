@@ -10,8 +10,14 @@ public sealed record IdentifyOptions
     /// <summary>Matches reported (related entries, best first).</summary>
     public int TopK { get; init; } = 5;
 
-    /// <summary>Most candidates key pruning may return (best key affinity first).</summary>
-    public int CandidateLimit { get; init; } = 20_000;
+    /// <summary>
+    /// Most candidates pruning may return: band neighbours of the query's weight sketch (most shared bands first),
+    /// or, for a query without a sketch, key matches (best key affinity first).
+    /// </summary>
+    public int CandidateLimit { get; init; } = 256;
+
+    /// <summary>Most entries without a weight sketch pruning returns besides the band neighbours.</summary>
+    public int UnsketchedCandidateLimit { get; init; } = 16;
 
     /// <summary>
     /// Candidates whose weight sketch correlates below this are not compared in full. Related ladder pairs
@@ -85,9 +91,10 @@ public sealed record IdentifyResult
 }
 
 /// <summary>
-/// Which stored models is a model derived from? Three stages: (1) the store prunes by tokenizer and
-/// architecture keys (indexed, milliseconds); (2) weight sketches rank the candidates and gate out the ones
-/// that cannot be related (milliseconds for thousands); (3) <see cref="ProvenanceComparer.Compare"/> decides
+/// Which stored models is a model derived from? Three stages: (1) the store prunes to the band neighbours of
+/// the query's weight sketch (<see cref="SketchBands"/>) that also agree on tokenizer or architecture keys, plus
+/// a few entries without a sketch (indexed; the cost follows the neighbours, not the store's size); (2) weight
+/// sketches rank the candidates and gate out the ones that cannot be related (milliseconds); (3) <see cref="ProvenanceComparer.Compare"/> decides
 /// on the few left. Only entries compare calls related are matches: an unrelated model gets none, however
 /// close its nearest entry. The reference catalog adds family and tokenizer facts, marked as metadata.
 /// </summary>
@@ -98,13 +105,16 @@ public static class Identifier
         ArgumentNullException.ThrowIfNull(query);
         options ??= new IdentifyOptions();
         var total = Stopwatch.StartNew();
-        var keys = IndexKeys.From(query);
         var stopwatch = Stopwatch.StartNew();
-        IReadOnlyList<CandidateEntry> candidates = store?.FindCandidates(keys, options.CandidateLimit) ?? [];
+        var sketch = WeightSketch.From(query);
+        var candidateQuery = new CandidateQuery
+        {
+            Keys = IndexKeys.From(query), Bands = SketchBands.Of(sketch), Limit = options.CandidateLimit, UnsketchedLimit = options.UnsketchedCandidateLimit,
+        };
+        IReadOnlyList<CandidateEntry> candidates = store?.FindCandidates(candidateQuery) ?? [];
         double pruneMs = stopwatch.Elapsed.TotalMilliseconds;
 
         stopwatch.Restart();
-        var sketch = WeightSketch.From(query);
         var ranked = candidates.Select(c => (Candidate: c, R: WeightSketch.Correlation(sketch, c.Sketch))).ToList();
         int sketched = ranked.Count(r => r.R is not null);
         var gated = ranked.Where(r => r.R >= options.SketchGate).OrderByDescending(r => r.R).ThenByDescending(r => r.Candidate.Affinity)
@@ -161,7 +171,7 @@ public static class Identifier
             Matches = matches,
             Closest = closest,
             Catalog = catalog?.Explain(query),
-            Statistics = new IdentifyStatistics(store?.Count ?? 0, candidates.Count, sketched, compared.Count, pruneMs, rankMs, compareMs, total.Elapsed.TotalMilliseconds),
+            Statistics = new IdentifyStatistics(store?.ApproximateCount ?? 0, candidates.Count, sketched, compared.Count, pruneMs, rankMs, compareMs, total.Elapsed.TotalMilliseconds),
         };
     }
 }

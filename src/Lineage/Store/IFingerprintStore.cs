@@ -26,8 +26,35 @@ public sealed record StoreEntry
     public DateTimeOffset Created { get; init; }
 }
 
-/// <summary>A pruning result: an entry whose keys agree with the query's, with its ranking sketch.</summary>
-public sealed record CandidateEntry(StoreEntry Entry, int SharedVocabularyKeys, int Affinity, WeightSketch Sketch);
+/// <summary>
+/// A pruning result: an entry whose keys agree with the query's, with its ranking sketch and the number of
+/// sketch band keys it shares with the query (0 for entries found by keys alone).
+/// </summary>
+public sealed record CandidateEntry(StoreEntry Entry, int SharedVocabularyKeys, int Affinity, WeightSketch Sketch, int SharedBands = 0);
+
+/// <summary>What <see cref="IFingerprintStore.FindCandidates(CandidateQuery)"/> looks for.</summary>
+public sealed record CandidateQuery
+{
+    public required IndexKeys Keys { get; init; }
+
+    /// <summary>The query's <see cref="SketchBands"/> (ascending); empty when it has no sketch.</summary>
+    public IReadOnlyList<int> Bands { get; init; } = [];
+
+    /// <summary>Most candidates returned (band neighbours when <see cref="Bands"/> is set, else key matches).</summary>
+    public int Limit { get; init; } = 256;
+
+    /// <summary>With bands: most entries without a sketch returned in addition (best key affinity first).</summary>
+    public int UnsketchedLimit { get; init; } = 16;
+
+    public static CandidateQuery From(Fingerprint fingerprint, int limit = 256, int unsketchedLimit = 16)
+    {
+        ArgumentNullException.ThrowIfNull(fingerprint);
+        return new CandidateQuery
+        {
+            Keys = IndexKeys.From(fingerprint), Bands = SketchBands.Of(WeightSketch.From(fingerprint)), Limit = limit, UnsketchedLimit = unsketchedLimit,
+        };
+    }
+}
 
 /// <summary>What to add: a fingerprint (with its exact serialized bytes) under a model id.</summary>
 public sealed record NewEntry
@@ -78,7 +105,8 @@ public enum ConflictPolicy
 }
 
 /// <summary>
-/// A fingerprint store. Semantics every backend (SQLite now, PostgreSQL later) must keep:
+/// A fingerprint store. Semantics every backend (<see cref="SqliteFingerprintStore"/>,
+/// <see cref="PostgresFingerprintStore"/>) keeps:
 /// <list type="bullet">
 /// <item>Every write is one transaction: an interrupted or failed write leaves no partial entry (an entry is
 /// visible only together with its fingerprint bytes and index keys), and a batch is all or nothing.</item>
@@ -87,8 +115,11 @@ public enum ConflictPolicy
 /// content-key cache; a fingerprint no entry or cache row refers to is deleted with its last reference.</item>
 /// <item>The schema carries a version; a store migrates an older schema on first use, in a transaction, and
 /// refuses a newer one.</item>
-/// <item>Candidate pruning implements <see cref="IndexKeys.IsCandidate"/> and orders by
-/// <see cref="IndexKeys.Affinity"/> (highest first), using indexes, so it costs milliseconds at any size.</item>
+/// <item>Candidate pruning (see <see cref="FindCandidates(CandidateQuery)"/>) implements
+/// <see cref="IndexKeys.IsCandidate"/> and, when the query has sketch bands, keeps only band neighbours (entries
+/// sharing a <see cref="SketchBands"/> key) plus a few entries without a sketch; it is served by indexes, so its
+/// cost follows the number of neighbours, not the size of the store.</item>
+/// <item>Ties are broken by model id in ordinal (byte) order, so every backend returns the same list.</item>
 /// </list>
 /// Instances are safe to use from several threads.
 /// </summary>
@@ -98,6 +129,13 @@ public interface IFingerprintStore : IDisposable
     string Location { get; }
 
     int Count { get; }
+
+    /// <summary>
+    /// The number of entries for statistics (identify reports how many it searched): exact on small stores,
+    /// the planner's estimate on large registries, where an exact count would scan the whole table on every
+    /// query and cost more than the search itself.
+    /// </summary>
+    int ApproximateCount => Count;
 
     /// <summary>
     /// Adds entries in one transaction (the sequence is consumed inside it, so a large import streams).
@@ -118,8 +156,15 @@ public interface IFingerprintStore : IDisposable
     /// <summary>The serialized fingerprint bytes of a content id, or null.</summary>
     byte[]? ReadFingerprint(string contentId);
 
-    /// <summary>Entries whose keys make them candidates for <paramref name="query"/>, best affinity first.</summary>
-    IReadOnlyList<CandidateEntry> FindCandidates(IndexKeys query, int limit);
+    /// <summary>
+    /// Candidates for a query. With <see cref="CandidateQuery.Bands"/>: entries with a sketch that share at least
+    /// one band key with the query and pass <see cref="IndexKeys.IsCandidate"/>, most shared bands first, then
+    /// highest <see cref="IndexKeys.Affinity"/>, then model id (at most <see cref="CandidateQuery.Limit"/>),
+    /// followed by entries without a sketch that pass <see cref="IndexKeys.IsCandidate"/>, highest affinity first
+    /// (at most <see cref="CandidateQuery.UnsketchedLimit"/>). Without bands: every entry that passes
+    /// <see cref="IndexKeys.IsCandidate"/>, highest affinity first (at most <see cref="CandidateQuery.Limit"/>).
+    /// </summary>
+    IReadOnlyList<CandidateEntry> FindCandidates(CandidateQuery query);
 
     /// <summary>Cached content keys with this lookup key.</summary>
     IReadOnlyList<CachedModelKey> FindCachedKeys(string lookupKey);
@@ -130,6 +175,13 @@ public interface IFingerprintStore : IDisposable
 
 public static class FingerprintStoreExtensions
 {
+    /// <summary>Key-only pruning (no sketch bands): entries that pass <see cref="IndexKeys.IsCandidate"/>, best affinity first.</summary>
+    public static IReadOnlyList<CandidateEntry> FindCandidates(this IFingerprintStore store, IndexKeys keys, int limit)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return store.FindCandidates(new CandidateQuery { Keys = keys, Limit = limit });
+    }
+
     public static StoreEntry Add(this IFingerprintStore store, NewEntry entry, ConflictPolicy conflicts = ConflictPolicy.Fail)
     {
         ArgumentNullException.ThrowIfNull(store);

@@ -68,6 +68,17 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
         CREATE INDEX model_keys_lookup ON model_keys(lookup_key);
         CREATE INDEX model_keys_content_id ON model_keys(content_id);
         """,
+        // 2: sketch band keys (SketchBands), filled from the stored sketches by BackfillBands.
+        """
+        ALTER TABLE entries ADD COLUMN sketched INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE sketch_bands (
+            key   INTEGER NOT NULL,
+            entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            PRIMARY KEY (key, entry)
+        ) WITHOUT ROWID;
+        CREATE INDEX sketch_bands_entry ON sketch_bands(entry);
+        CREATE INDEX entries_unsketched ON entries(id) WHERE sketched = 0;
+        """,
     ];
 
     public static int SchemaVersion => Migrations.Length;
@@ -130,6 +141,8 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
         Execute($"PRAGMA busy_timeout = {BusyTimeoutMs}");
         Execute("PRAGMA foreign_keys = ON");
         Execute("PRAGMA synchronous = FULL");
+        // 64 MiB of page cache: pruning touches index pages all over a large store, and bulk builds rewrite them.
+        Execute("PRAGMA cache_size = -65536");
         if (IsCurrent()) return;
         if (readOnly) throw new LineageException("the fingerprint database is empty or needs a schema upgrade; open it once with write access", Location);
         // WAL is a property of the file, set once; it needs a writable directory for its -wal and -shm files.
@@ -150,10 +163,36 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
         for (long v = version; v < Migrations.Length; v++)
         {
             Execute(Migrations[v], tx);
+            if (v + 1 == 2) BackfillBands(tx);
             Execute("DELETE FROM schema_version", tx);
             Execute($"INSERT INTO schema_version (version) VALUES ({v + 1})", tx);
         }
         tx.Commit();
+    }
+
+    /// <summary>Computes the band keys of entries stored before schema version 2 from their sketches.</summary>
+    private void BackfillBands(SqliteTransaction tx)
+    {
+        var rows = new List<(long Id, byte[] Sketch)>();
+        using (var cmd = Command("SELECT id, sketch FROM entries WHERE sketch IS NOT NULL", tx))
+        using (var reader = cmd.ExecuteReader())
+        {
+            while (reader.Read()) rows.Add((reader.GetInt64(0), (byte[])reader.GetValue(1)));
+        }
+        foreach (var (id, sketch) in rows) WriteBands(tx, id, SketchBands.Of(WeightSketch.Parse(sketch)));
+    }
+
+    private void WriteBands(SqliteTransaction tx, long entry, int[] bands)
+    {
+        if (bands.Length == 0) return;
+        using var cmd = Command("INSERT OR IGNORE INTO sketch_bands (key, entry) VALUES ($k, $e)", tx, ("$k", 0), ("$e", entry));
+        cmd.Prepare();
+        foreach (int band in bands)
+        {
+            cmd.Parameters["$k"].Value = band;
+            cmd.ExecuteNonQuery();
+        }
+        Execute("UPDATE entries SET sketched = 1 WHERE id = $e", tx, ("$e", entry));
     }
 
     /// <summary>True when the file is a Lineage store at this build's schema version (a read, no lock held).</summary>
@@ -181,14 +220,15 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
         var prepared = entries.Select(e =>
         {
             Validate(e);
-            return (Entry: e, ContentId: FingerprintSerializer.Id(e.Serialized), Keys: IndexKeys.From(e.Fingerprint), Sketch: WeightSketch.From(e.Fingerprint).ToBytes());
+            var sketch = WeightSketch.From(e.Fingerprint);
+            return (Entry: e, ContentId: FingerprintSerializer.Id(e.Serialized), Keys: IndexKeys.From(e.Fingerprint), Sketch: sketch.ToBytes(), Bands: SketchBands.Of(sketch));
         });
         var written = new List<StoreEntry>();
         Guard(() =>
         {
             using var tx = _connection.BeginTransaction(deferred: false);
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var (entry, contentId, keys, sketch) in prepared)
+            foreach (var (entry, contentId, keys, sketch, bands) in prepared)
             {
                 if (!seen.Add(entry.ModelId)) throw new LineageException($"model id '{entry.ModelId}' appears twice in one batch", Location);
                 long? existing = Scalar<long?>("SELECT id FROM entries WHERE model_id = $id", tx, ("$id", entry.ModelId));
@@ -218,6 +258,7 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
                 FaultPoint?.Invoke("after-entry");
                 foreach (ulong key in keys.VocabularyKeys.Distinct())
                     Execute("INSERT INTO vocab_keys (key, entry) VALUES ($k, $e)", tx, ("$k", unchecked((long)key)), ("$e", id));
+                WriteBands(tx, id, bands);
                 FaultPoint?.Invoke("after-keys");
                 if (oldContent is not null && oldContent != contentId) CollectFingerprint(tx, oldContent);
                 written.Add(new StoreEntry
@@ -348,56 +389,115 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
         });
     }
 
-    public IReadOnlyList<CandidateEntry> FindCandidates(IndexKeys query, int limit)
+    public IReadOnlyList<CandidateEntry> FindCandidates(CandidateQuery query)
     {
         ArgumentNullException.ThrowIfNull(query);
-        if (limit <= 0) return [];
-        var keys = query.VocabularyKeys.Distinct().Take(IndexKeys.VocabularyKeyCount).Select(k => unchecked((long)k)).ToArray();
-        string keyList = keys.Length == 0 ? "NULL" : string.Join(", ", keys.Select((_, i) => "$k" + i.ToString(CultureInfo.InvariantCulture)));
-        // The predicate and the ordering are IndexKeys.IsCandidate and IndexKeys.Affinity, written in SQL so that
-        // each OR branch is served by an index (vocab_hash, vocab_keys primary key, hidden or vocab_size).
-        string archBranch = query.Hidden > 0 ? "e.hidden = $hidden" : "($vocab_size > 0 AND e.vocab_size = $vocab_size)";
-        string sql = $"""
-            WITH shared AS (
-                SELECT entry, count(*) AS n FROM vocab_keys WHERE key IN ({keyList}) GROUP BY entry
-            )
-            SELECT {EntryColumns}, coalesce(s.n, 0) AS shared_keys, e.sketch,
-                   coalesce(s.n, 0)
-                   + CASE WHEN $vocab_hash IS NOT NULL AND e.vocab_hash = $vocab_hash THEN 8 ELSE 0 END
-                   + CASE WHEN $hidden > 0 AND e.hidden = $hidden THEN 4 ELSE 0 END
-                   + CASE WHEN $layers > 0 AND e.layers = $layers THEN 2 ELSE 0 END
-                   + CASE WHEN $model_type IS NOT NULL AND e.model_type = $model_type THEN 1 ELSE 0 END
-                   + CASE WHEN $vocab_size > 0 AND e.vocab_size = $vocab_size THEN 1 ELSE 0 END AS affinity
-            FROM entries e
-            JOIN fingerprints f ON f.content_id = e.content_id
-            LEFT JOIN shared s ON s.entry = e.id
-            WHERE ($vocab_hash IS NOT NULL AND e.vocab_hash = $vocab_hash)
-               OR e.id IN (SELECT entry FROM shared WHERE n >= {IndexKeys.MinimumSharedVocabularyKeys})
-               OR {archBranch}
-            ORDER BY affinity DESC, e.model_id
-            LIMIT $limit
-            """;
+        var keys = query.Keys;
+        var vocabularyKeys = keys.VocabularyKeys.Distinct().Take(IndexKeys.VocabularyKeyCount).Select(k => unchecked((long)k)).ToArray();
+        var bands = query.Bands.Distinct().ToArray();
         var parameters = new List<(string, object?)>
         {
-            ("$vocab_hash", query.VocabularyHash is { } vh ? unchecked((long)vh) : null), ("$hidden", query.Hidden),
-            ("$layers", query.Layers), ("$model_type", query.ModelType), ("$vocab_size", query.VocabSize), ("$limit", limit),
+            ("$vocab_hash", keys.VocabularyHash is { } vh ? unchecked((long)vh) : null), ("$hidden", keys.Hidden),
+            ("$layers", keys.Layers), ("$model_type", keys.ModelType), ("$vocab_size", keys.VocabSize),
         };
-        for (int i = 0; i < keys.Length; i++) parameters.Add(("$k" + i.ToString(CultureInfo.InvariantCulture), keys[i]));
+        string vocabList = InList("$k", vocabularyKeys, parameters);
+        // IndexKeys.Affinity and IndexKeys.IsCandidate in SQL, over a row source that exposes the shared key count.
+        const string Affinity = """
+            shared_keys
+            + CASE WHEN $vocab_hash IS NOT NULL AND e.vocab_hash = $vocab_hash THEN 8 ELSE 0 END
+            + CASE WHEN $hidden > 0 AND e.hidden = $hidden THEN 4 ELSE 0 END
+            + CASE WHEN $layers > 0 AND e.layers = $layers THEN 2 ELSE 0 END
+            + CASE WHEN $model_type IS NOT NULL AND e.model_type = $model_type THEN 1 ELSE 0 END
+            + CASE WHEN $vocab_size > 0 AND e.vocab_size = $vocab_size THEN 1 ELSE 0 END
+            """;
+        string predicate = $"""
+            (($vocab_hash IS NOT NULL AND e.vocab_hash = $vocab_hash)
+             OR shared_keys >= {IndexKeys.MinimumSharedVocabularyKeys}
+             OR (CASE WHEN $hidden > 0 THEN e.hidden = $hidden ELSE ($vocab_size > 0 AND e.vocab_size = $vocab_size) END))
+            """;
+        string sharedKeys = $"(SELECT count(*) FROM vocab_keys v WHERE v.entry = e.id AND v.key IN ({vocabList}))";
+        var queries = new List<(string Sql, int Limit)>();
+        if (bands.Length == 0)
+        {
+            if (query.Limit <= 0) return [];
+            // Key pruning alone: each OR branch of the predicate is served by an index (vocab_hash, vocab_keys,
+            // hidden or vocab_size); its cost follows the number of key matches.
+            string archBranch = keys.Hidden > 0 ? "e.hidden = $hidden" : "($vocab_size > 0 AND e.vocab_size = $vocab_size)";
+            queries.Add(($"""
+                WITH shared AS (
+                    SELECT entry, count(*) AS n FROM vocab_keys WHERE key IN ({vocabList}) GROUP BY entry
+                )
+                SELECT {EntryColumns}, shared_keys, e.sketch, {Affinity} AS affinity, 0 AS shared_bands
+                FROM (SELECT e.*, coalesce(s.n, 0) AS shared_keys FROM entries e LEFT JOIN shared s ON s.entry = e.id
+                      WHERE ($vocab_hash IS NOT NULL AND e.vocab_hash = $vocab_hash)
+                         OR e.id IN (SELECT entry FROM shared WHERE n >= {IndexKeys.MinimumSharedVocabularyKeys})
+                         OR {archBranch}) e
+                JOIN fingerprints f ON f.content_id = e.content_id
+                ORDER BY affinity DESC, e.model_id
+                LIMIT $limit
+                """, query.Limit));
+        }
+        else
+        {
+            string bandList = InList("$b", bands.Select(b => (long)b).ToArray(), parameters);
+            // Band neighbours through the (key, entry) primary key, then the key predicate on those rows only.
+            if (query.Limit > 0)
+            {
+                queries.Add(($"""
+                    WITH hits AS (
+                        SELECT entry, count(*) AS n FROM sketch_bands WHERE key IN ({bandList}) GROUP BY entry
+                    )
+                    SELECT {EntryColumns}, shared_keys, e.sketch, {Affinity} AS affinity, shared_bands
+                    FROM (SELECT e.*, h.n AS shared_bands, {sharedKeys} AS shared_keys FROM hits h JOIN entries e ON e.id = h.entry) e
+                    JOIN fingerprints f ON f.content_id = e.content_id
+                    WHERE {predicate}
+                    ORDER BY shared_bands DESC, affinity DESC, e.model_id
+                    LIMIT $limit
+                    """, query.Limit));
+            }
+            if (query.UnsketchedLimit > 0)
+            {
+                queries.Add(($"""
+                    SELECT {EntryColumns}, shared_keys, e.sketch, {Affinity} AS affinity, 0 AS shared_bands
+                    FROM (SELECT e.*, {sharedKeys} AS shared_keys FROM entries e INDEXED BY entries_unsketched WHERE e.sketched = 0) e
+                    JOIN fingerprints f ON f.content_id = e.content_id
+                    WHERE {predicate}
+                    ORDER BY affinity DESC, e.model_id
+                    LIMIT $limit
+                    """, query.UnsketchedLimit));
+            }
+        }
         return Guard(() =>
         {
             using var tx = _connection.BeginTransaction(deferred: true);
-            using var cmd = Command(sql, tx, [.. parameters]);
-            using var reader = cmd.ExecuteReader();
             var result = new List<CandidateEntry>();
-            while (reader.Read())
+            foreach (var (sql, limit) in queries)
             {
-                var entry = ReadEntry(reader, []);
-                int shared = reader.GetInt32(15);
-                var sketch = reader.IsDBNull(16) ? WeightSketch.Parse([]) : WeightSketch.Parse((byte[])reader.GetValue(16));
-                result.Add(new CandidateEntry(entry, shared, reader.GetInt32(17), sketch));
+                using var cmd = Command(sql, tx, [.. parameters, ("$limit", limit)]);
+                using var reader = cmd.ExecuteReader();
+                while (reader.Read())
+                {
+                    var entry = ReadEntry(reader, []);
+                    int shared = reader.GetInt32(15);
+                    var sketch = reader.IsDBNull(16) ? WeightSketch.Parse([]) : WeightSketch.Parse((byte[])reader.GetValue(16));
+                    result.Add(new CandidateEntry(entry, shared, reader.GetInt32(17), sketch, reader.GetInt32(18)));
+                }
             }
             return result;
         });
+    }
+
+    /// <summary>A parameter list for an IN clause ("NULL" when empty, which matches nothing).</summary>
+    private static string InList(string prefix, long[] values, List<(string, object?)> parameters)
+    {
+        if (values.Length == 0) return "NULL";
+        var names = new string[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            names[i] = prefix + i.ToString(CultureInfo.InvariantCulture);
+            parameters.Add((names[i], values[i]));
+        }
+        return string.Join(", ", names);
     }
 
     public IReadOnlyList<CachedModelKey> FindCachedKeys(string lookupKey)

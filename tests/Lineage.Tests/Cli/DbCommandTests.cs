@@ -34,6 +34,11 @@ public class DbCommandTests
         Assert.Equal(2, CliRunner.Run("db", "import", bundle, "--db", other).ExitCode);
         Assert.Equal(0, CliRunner.Run("db", "import", bundle, "--db", other, "--skip-existing").ExitCode);
 
+        // compare takes a stored fingerprint as db:MODEL_ID.
+        var compare = CliRunner.Run("compare", "db:model-one", "db:model-two", "--db", other, "--format", "json");
+        Assert.Equal(0, compare.ExitCode);
+        // Synthetic fingerprints carry too few signals for a verdict; what matters is that both sides were loaded.
+        Assert.NotEqual("unrelated", JsonNode.Parse(compare.Stdout)!["verdict"]!.GetValue<string>());
         Assert.Equal(0, CliRunner.Run("db", "remove", "model-one", "--db", other).ExitCode);
         Assert.Equal(2, CliRunner.Run("db", "remove", "model-one", "--db", other).ExitCode);
         Assert.Contains("1 model(s)", CliRunner.Run("db", "list", "--db", other).Stdout, StringComparison.Ordinal);

@@ -7,7 +7,7 @@ namespace Lineage.Tests.Store;
 internal static class SyntheticFingerprints
 {
     public static Fingerprint Make(int seed, int hidden = 64, int layers = 2, int vocab = 1000, ulong[]? vocabulary = null,
-        bool tokenizer = true, int anchors = 48, string modelType = "llama")
+        bool tokenizer = true, int anchors = 48, string modelType = "llama", double noise = 0, int noiseSeed = 0)
     {
         var rng = new Random(seed);
         vocabulary ??= [.. Enumerable.Range(0, vocab).Select(i => TokenKeys.ForText($"tok{seed}:{i}"))];
@@ -15,6 +15,10 @@ internal static class SyntheticFingerprints
         const int dims = 12;
         var vectors = new double[anchors * dims];
         for (int i = 0; i < vectors.Length; i++) vectors[i] = rng.NextDouble() * 2 - 1;
+        // A relative: the same geometry with independent noise (a fine-tune of the same base).
+        var perturb = new Random(noiseSeed);
+        if (noise > 0)
+            for (int i = 0; i < vectors.Length; i++) vectors[i] += noise * (perturb.NextDouble() * 2 - 1);
         var sig = new float[anchors * anchors];
         for (int i = 0; i < anchors; i++)
         {
