@@ -28,6 +28,8 @@ public static class Program
         root.Subcommands.Add(DbCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(GraphCommand.Create(context));
+        root.Subcommands.Add(ProviderCommand.Create(context));
+        root.Subcommands.Add(GatewayCommand.Create(context));
         root.Subcommands.Add(DevSignalsCommand.Create(context));
         root.Subcommands.Add(DevCatalogCommand.Create(context));
 
