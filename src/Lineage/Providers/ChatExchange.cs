@@ -144,6 +144,8 @@ internal static class ChatExchange
 
         string json = await ReadBoundedAsync(response.Content, MaxResponseChars, truncate: false, ct).ConfigureAwait(false);
         double latencyMs = clock.Elapsed.TotalMilliseconds;
+        // An empty 200 is what some proxies send when the upstream connection drops: worth a retry.
+        if (string.IsNullOrWhiteSpace(json)) throw new IOException("the response body was empty");
         if (stream) shape.StreamIgnored();
         var parsed = ParseCompletion(json);
         return parsed with { Status = status, LatencyMs = latencyMs, TtfbMs = headersMs, TtfbSource = "headers", Streamed = false };

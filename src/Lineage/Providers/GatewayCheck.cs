@@ -60,6 +60,18 @@ public static partial class GatewayCheck
     {
         ArgumentNullException.ThrowIfNull(yaml);
         ArgumentNullException.ThrowIfNull(source);
+        try
+        {
+            return CheckCore(yaml, source);
+        }
+        catch (LineageException e)
+        {
+            throw e.WithFile(source);
+        }
+    }
+
+    private static GatewayReport CheckCore(string yaml, string source)
+    {
         var root = Load(yaml, source);
         var findings = new List<GatewayFinding>();
         var context = new Walk(findings);
