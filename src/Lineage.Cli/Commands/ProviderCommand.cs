@@ -163,8 +163,9 @@ internal static class ProviderCommand
               length         answer length per prompt (Mann–Whitney U stratified by prompt)
             False alarms: the statistical tests form one family corrected with Holm–Bonferroni, so an unchanged
             provider raises any alarm with probability at most --alpha (default 1%). A test also needs a minimum
-            effect (rank-biserial ≥ 0.3, rate change ≥ 5 points, similarity drop ≥ 0.05) so that tiny, real but
-            irrelevant shifts in large runs do not alarm. model-version is an observation, not a test.
+            effect so that small, real but irrelevant shifts do not alarm: latency ×1.25 (either way) per prompt and
+            rank-biserial ≥ 0.3; length ×1.2 and rank-biserial ≥ 0.3; a rate change ≥ 5 points; a similarity
+            drop ≥ 0.05. model-version is an observation, not a test.
             Several baseline files are pooled (runs taken at different times capture day-to-day variation).
 
             Exit codes: 0 no drift, 1 drift, 2 error (unreadable run, different suites), 4 usage.

@@ -24,6 +24,15 @@ public sealed record DiffOptions
     /// <summary>Smallest |rank-biserial correlation| that counts as a latency or length shift.</summary>
     public double MinRankEffect { get; init; } = 0.3;
 
+    /// <summary>
+    /// Smallest latency change that counts, as a factor either way (geometric mean over prompts of the ratio of
+    /// median latencies): providers' latency moves by tens of percent with load and time of day.
+    /// </summary>
+    public double MinLatencyRatio { get; init; } = 1.25;
+
+    /// <summary>Smallest answer-length change that counts, as a factor either way (geometric mean over prompts).</summary>
+    public double MinLengthRatio { get; init; } = 1.2;
+
     /// <summary>Smallest change of a rate (refusals, passes, errors) that counts.</summary>
     public double MinRateChange { get; init; } = 0.05;
 
@@ -47,6 +56,9 @@ public sealed record Drift(string Kind, string Test, double? Statistic, double? 
 {
     /// <summary>The Holm-adjusted p-value, compared with α.</summary>
     public double? PAdjusted { get; init; }
+
+    /// <summary>Latency and length: geometric mean over prompts of median(current) / median(baseline).</summary>
+    public double? Ratio { get; init; }
 
     /// <summary>Significant after correction and larger than the minimum effect.</summary>
     public bool Drifted { get; init; }
@@ -253,7 +265,8 @@ public static class ProviderDiff
             bool significant = adjusted[i] <= options.Alpha;
             bool large = t.Kind switch
             {
-                DriftKinds.Latency or DriftKinds.Length => Math.Abs(t.Effect ?? 0) >= options.MinRankEffect,
+                DriftKinds.Latency => Math.Abs(t.Effect ?? 0) >= options.MinRankEffect && Outside(t.Ratio, options.MinLatencyRatio),
+                DriftKinds.Length => Math.Abs(t.Effect ?? 0) >= options.MinRankEffect && Outside(t.Ratio, options.MinLengthRatio),
                 DriftKinds.Availability => (t.Effect ?? 0) >= options.MinRateChange,
                 DriftKinds.Answers when t.Test == ContentTestName => (t.Effect ?? 0) >= options.MinContentEffect,
                 _ => Math.Abs(t.Effect ?? 0) >= options.MinRateChange,
@@ -278,6 +291,8 @@ public static class ProviderDiff
     }
 
     private const string ContentTestName = "content-permutation";
+
+    private static bool Outside(double? ratio, double bound) => ratio is double r && (r >= bound || r <= 1 / bound);
 
     private static readonly string[] KindOrder = [DriftKinds.ModelVersion, DriftKinds.Availability, DriftKinds.Latency, DriftKinds.RefusalRate, DriftKinds.Answers, DriftKinds.Length];
 
@@ -332,9 +347,10 @@ public static class ProviderDiff
         var test = DriftStatistics.StratifiedMannWhitney(strata);
         double b50 = DriftStatistics.Quantile(baseline.Where(r => r.LatencyMs is not null).Select(r => r.LatencyMs!.Value), 0.5);
         double c50 = DriftStatistics.Quantile(current.Where(r => r.LatencyMs is not null).Select(r => r.LatencyMs!.Value), 0.5);
-        double ratio = MedianPromptRatio(strata);
+        double ratio = PromptRatio(strata);
         return new Drift(DriftKinds.Latency, "mann-whitney-u-stratified", Round(test.Z), Round(test.PValue), Round(test.RankBiserial),
-            $"median latency {Ms(b50)} → {Ms(c50)} (per prompt ×{ratio.ToString("0.00", CultureInfo.InvariantCulture)}); P(current slower) = {test.ProbabilityOfSuperiority.ToString("0.00", CultureInfo.InvariantCulture)} over {test.Strata} prompts");
+            $"median latency {Ms(b50)} → {Ms(c50)} (per prompt ×{ratio.ToString("0.00", CultureInfo.InvariantCulture)}); P(current slower) = {test.ProbabilityOfSuperiority.ToString("0.00", CultureInfo.InvariantCulture)} over {test.Strata} prompts")
+        { Ratio = Round(ratio) };
     }
 
     private static Drift RefusalRate(List<ProbeResult> baseline, List<ProbeResult> current)
@@ -385,9 +401,10 @@ public static class ProviderDiff
         var test = DriftStatistics.StratifiedMannWhitney(strata);
         double b50 = DriftStatistics.Quantile(baseline.Select(r => (double)(r.Answer?.Length ?? 0)), 0.5);
         double c50 = DriftStatistics.Quantile(current.Select(r => (double)(r.Answer?.Length ?? 0)), 0.5);
-        double ratio = MedianPromptRatio(strata);
+        double ratio = PromptRatio(strata);
         return new Drift(DriftKinds.Length, "mann-whitney-u-stratified", Round(test.Z), Round(test.PValue), Round(test.RankBiserial),
-            $"median answer length {b50:0} → {c50:0} characters (per prompt ×{ratio.ToString("0.00", CultureInfo.InvariantCulture)}); P(current longer) = {test.ProbabilityOfSuperiority.ToString("0.00", CultureInfo.InvariantCulture)}");
+            $"median answer length {b50:0} → {c50:0} characters (per prompt ×{ratio.ToString("0.00", CultureInfo.InvariantCulture)}); P(current longer) = {test.ProbabilityOfSuperiority.ToString("0.00", CultureInfo.InvariantCulture)}")
+        { Ratio = Round(ratio) };
     }
 
     private static List<(IReadOnlyList<double> Baseline, IReadOnlyList<double> Current)> Strata(List<ProbeResult> baseline, List<ProbeResult> current, Func<ProbeResult, double?> value)
@@ -402,15 +419,18 @@ public static class ProviderDiff
             .ToList();
     }
 
-    /// <summary>Median over prompts of median(current) / median(baseline): "how much slower (longer) per prompt".</summary>
-    private static double MedianPromptRatio(List<(IReadOnlyList<double> Baseline, IReadOnlyList<double> Current)> strata)
+    /// <summary>
+    /// Geometric mean over prompts of median(current) / median(baseline): "how much slower (longer) per prompt".
+    /// A change of only some prompts shows in proportion.
+    /// </summary>
+    private static double PromptRatio(List<(IReadOnlyList<double> Baseline, IReadOnlyList<double> Current)> strata)
     {
-        var ratios = strata
+        var logs = strata
             .Select(s => (B: DriftStatistics.Quantile(s.Baseline, 0.5), C: DriftStatistics.Quantile(s.Current, 0.5)))
-            .Where(x => x.B > 0)
-            .Select(x => x.C / x.B)
+            .Where(x => x.B > 0 && x.C > 0)
+            .Select(x => Math.Log(x.C / x.B))
             .ToList();
-        return ratios.Count == 0 ? 1 : DriftStatistics.Quantile(ratios, 0.5);
+        return logs.Count == 0 ? 1 : Math.Exp(logs.Average());
     }
 
     private static double Rate(int k, int n) => n == 0 ? 0 : k / (double)n;

@@ -6,6 +6,7 @@ using Lineage.Tests.Support;
 namespace Lineage.Tests.Providers;
 
 /// <summary><c>lineage provider probe|diff|report</c> through the CLI: files, exit codes, and the API key's secrecy.</summary>
+[Collection(TimingCollection.Name)]
 public sealed class ProviderCliTests
 {
     private const string Key = "sk-proj-Zq7XbV1mK9pR4tW2yL6nC8dF3hJ5gA0s";

@@ -8,6 +8,7 @@ namespace Lineage.Tests.Providers;
 /// server, and that drift is found when (and only when) the provider changed. Baseline and current probes run
 /// at the same time against two servers, so machine load affects both sides alike.
 /// </summary>
+[Collection(TimingCollection.Name)]
 public sealed class ProviderProbeTests
 {
     internal static ProbeOptions Options(ChatServer server, int runs = 4, int retries = 3, double timeoutSeconds = 10) => new()

@@ -70,19 +70,23 @@ internal sealed class ChatBehaviour
 }
 
 /// <summary>
-/// A stand-in OpenAI-compatible chat-completions server on 127.0.0.1 (HttpListener) for tests. Answers come
-/// from a script keyed by prompt text; randomness is seeded per server and derived from the prompt and its
-/// call count, so a run's answers do not depend on request interleaving. Stops when disposed.
+/// A stand-in OpenAI-compatible chat-completions server on 127.0.0.1 for tests. Answers come from a script keyed
+/// by prompt text; randomness is seeded per server and derived from the prompt and its call count, so a run's
+/// answers do not depend on request interleaving. It speaks minimal HTTP/1.1 (keep-alive, Content-Length or
+/// chunked server-sent events) over sockets with Nagle's algorithm off: HttpListener on Linux leaves it on, and
+/// each streamed event then waits for the client's delayed ACK (~40 ms measured), which would drown the fake
+/// latencies the tests switch. Dropped connections are real (RST mid-answer). Stops when disposed.
 /// </summary>
 internal sealed class ChatServer : IDisposable
 {
-    private readonly HttpListener _listener;
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private readonly Dictionary<string, (string Id, ScriptedPrompt Script)> _script;
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<JsonObject> _bodies = new();
     private readonly ConcurrentQueue<string?> _authorizations = new();
+    private readonly ConcurrentDictionary<Socket, bool> _connections = new();
     private readonly int _seed;
 
     public ChatServer(IReadOnlyDictionary<string, (string Id, ScriptedPrompt Script)> script, int seed, ChatBehaviour? behaviour = null)
@@ -90,27 +94,9 @@ internal sealed class ChatServer : IDisposable
         _script = new Dictionary<string, (string, ScriptedPrompt)>(script, StringComparer.Ordinal);
         _seed = seed;
         Behaviour = behaviour ?? new ChatBehaviour();
-        HttpListener? listener = null;
-        for (int attempt = 0; listener is null; attempt++)
-        {
-            var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            var candidate = new HttpListener();
-            candidate.Prefixes.Add($"http://127.0.0.1:{port}/");
-            try
-            {
-                candidate.Start();
-                listener = candidate;
-                Port = port;
-            }
-            catch (HttpListenerException) when (attempt < 5)
-            {
-                candidate.Close();
-            }
-        }
-        _listener = listener;
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _loop = Task.Run(AcceptLoop);
     }
 
@@ -129,7 +115,8 @@ internal sealed class ChatServer : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
-        _listener.Close();
+        _listener.Stop();
+        foreach (var socket in _connections.Keys) socket.Dispose();
         try
         {
             _loop.Wait(TimeSpan.FromSeconds(5));
@@ -144,72 +131,122 @@ internal sealed class ChatServer : IDisposable
     {
         while (!_stop.IsCancellationRequested)
         {
-            HttpListenerContext context;
+            Socket socket;
             try
             {
-                context = await _listener.GetContextAsync().ConfigureAwait(false);
+                socket = await _listener.AcceptSocketAsync(_stop.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
             {
                 return;
             }
-            _ = Task.Run(() => HandleSafely(context));
+            socket.NoDelay = true;
+            _connections[socket] = true;
+            _ = Task.Run(() => Serve(socket));
         }
     }
 
-    private async Task HandleSafely(HttpListenerContext context)
+    /// <summary>One keep-alive connection: requests in turn until the client closes or the server drops it.</summary>
+    private async Task Serve(Socket socket)
     {
         try
         {
-            await Handle(context).ConfigureAwait(false);
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            var buffer = new List<byte>();
+            while (!_stop.IsCancellationRequested)
+            {
+                var request = await ReadRequest(stream, buffer).ConfigureAwait(false);
+                if (request is null) return;
+                if (!await Handle(stream, socket, request).ConfigureAwait(false)) return;
+            }
         }
-        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or JsonException)
         {
-            try
-            {
-                context.Response.Abort();
-            }
-            catch (Exception inner) when (inner is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-            }
+        }
+        finally
+        {
+            _connections.TryRemove(socket, out _);
+            socket.Dispose();
         }
     }
 
-    private async Task Handle(HttpListenerContext context)
+    private sealed record Request(string Method, string Path, Dictionary<string, string> Headers, string Body);
+
+    private async Task<Request?> ReadRequest(NetworkStream stream, List<byte> pending)
     {
-        var request = context.Request;
-        var response = context.Response;
-        if (request.HttpMethod != "POST" || request.Url!.AbsolutePath != "/v1/chat/completions")
+        var chunk = new byte[8192];
+        int headEnd;
+        while ((headEnd = IndexOf(pending, "\r\n\r\n"u8)) < 0)
         {
-            await Json(response, 404, new JsonObject { ["error"] = new JsonObject { ["message"] = "not found" } }).ConfigureAwait(false);
-            return;
+            if (pending.Count > 65536) return null;
+            int n = await stream.ReadAsync(chunk, _stop.Token).ConfigureAwait(false);
+            if (n == 0) return null;
+            pending.AddRange(chunk.AsSpan(0, n));
         }
-        string text;
-        using (var reader = new StreamReader(request.InputStream, Encoding.UTF8)) text = await reader.ReadToEndAsync(_stop.Token).ConfigureAwait(false);
-        var body = JsonNode.Parse(text)!.AsObject();
+        var lines = Encoding.ASCII.GetString([.. pending.GetRange(0, headEnd)]).Split("\r\n");
+        pending.RemoveRange(0, headEnd + 4);
+        var first = lines[0].Split(' ');
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var line in lines.Skip(1))
+        {
+            int colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0) headers[line[..colon].Trim()] = line[(colon + 1)..].Trim();
+        }
+        int length = headers.TryGetValue("Content-Length", out var cl) ? int.Parse(cl, CultureInfo.InvariantCulture) : 0;
+        while (pending.Count < length)
+        {
+            int n = await stream.ReadAsync(chunk, _stop.Token).ConfigureAwait(false);
+            if (n == 0) return null;
+            pending.AddRange(chunk.AsSpan(0, n));
+        }
+        string body = Encoding.UTF8.GetString([.. pending.GetRange(0, length)]);
+        pending.RemoveRange(0, length);
+        return new Request(first[0], first.Length > 1 ? first[1] : "/", headers, body);
+    }
+
+    private static int IndexOf(List<byte> data, ReadOnlySpan<byte> pattern)
+    {
+        for (int i = 0; i + pattern.Length <= data.Count; i++)
+        {
+            bool match = true;
+            for (int j = 0; j < pattern.Length && match; j++) match = data[i + j] == pattern[j];
+            if (match) return i;
+        }
+        return -1;
+    }
+
+    /// <summary>Answers one request; false when the connection was dropped on purpose.</summary>
+    private async Task<bool> Handle(NetworkStream stream, Socket socket, Request request)
+    {
+        if (request.Method != "POST" || request.Path != "/v1/chat/completions")
+        {
+            await Json(stream, 404, new JsonObject { ["error"] = new JsonObject { ["message"] = "not found" } }).ConfigureAwait(false);
+            return true;
+        }
+        var body = JsonNode.Parse(request.Body)!.AsObject();
         _bodies.Enqueue(body);
-        string? auth = request.Headers["Authorization"];
+        string? auth = request.Headers.GetValueOrDefault("Authorization");
         _authorizations.Enqueue(auth);
         var b = Behaviour;
 
         string presented = auth is not null && auth.StartsWith("Bearer ", StringComparison.Ordinal) ? auth["Bearer ".Length..] : "";
         if (b.RequiredKey is not null && presented != b.RequiredKey)
         {
-            // Like real providers, the error echoes (part of) the key that was presented.
-            await Json(response, 401, new JsonObject { ["error"] = new JsonObject { ["message"] = $"Incorrect API key provided: {presented}. You can find your API key in your account.", ["code"] = "invalid_api_key" } }).ConfigureAwait(false);
-            return;
+            // Like real providers, the error echoes the key that was presented.
+            await Json(stream, 401, new JsonObject { ["error"] = new JsonObject { ["message"] = $"Incorrect API key provided: {presented}. You can find your API key in your account.", ["code"] = "invalid_api_key" } }).ConfigureAwait(false);
+            return true;
         }
         if (b.RejectTemperature && body.ContainsKey("temperature"))
         {
-            await Json(response, 400, new JsonObject { ["error"] = new JsonObject { ["message"] = "Unsupported value: 'temperature' does not support 0 with this model.", ["param"] = "temperature" } }).ConfigureAwait(false);
-            return;
+            await Json(stream, 400, new JsonObject { ["error"] = new JsonObject { ["message"] = "Unsupported value: 'temperature' does not support 0 with this model.", ["param"] = "temperature" } }).ConfigureAwait(false);
+            return true;
         }
 
         string prompt = body["messages"]!.AsArray().Last()!["content"]!.GetValue<string>();
         if (!_script.TryGetValue(prompt, out var entry))
         {
-            await Json(response, 400, new JsonObject { ["error"] = new JsonObject { ["message"] = "unknown prompt" } }).ConfigureAwait(false);
-            return;
+            await Json(stream, 400, new JsonObject { ["error"] = new JsonObject { ["message"] = "unknown prompt" } }).ConfigureAwait(false);
+            return true;
         }
         int call = _calls.AddOrUpdate(prompt, 1, (_, n) => n + 1);
         var random = new Random(unchecked(_seed * 486187739 + StableHash(prompt) * 31 + call));
@@ -218,27 +255,18 @@ internal sealed class ChatServer : IDisposable
         {
             if ((call / 2) % 2 == 0)
             {
-                response.StatusCode = 429;
-                response.AddHeader("Retry-After", "0");
-                response.Close();
+                await Write(stream, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n").ConfigureAwait(false);
+                return true;
             }
-            else
-            {
-                // A connection dropped mid-answer: headers promise more bytes than ever arrive.
-                response.StatusCode = 200;
-                response.ContentType = "application/json";
-                response.ContentLength64 = 4096;
-                await response.OutputStream.WriteAsync("{\"id\": \"chatc"u8.ToArray(), _stop.Token).ConfigureAwait(false);
-                await response.OutputStream.FlushAsync(_stop.Token).ConfigureAwait(false);
-                response.Abort();
-            }
-            return;
+            // A connection dropped mid-answer: the headers promise more bytes than ever arrive, then a reset.
+            await Write(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"id\": \"chatc").ConfigureAwait(false);
+            socket.LingerState = new LingerOption(true, 0);
+            return false;
         }
         if (b.StallAll || (b.StallPrompts?.Contains(entry.Id) ?? false))
         {
             await Task.Delay(TimeSpan.FromSeconds(10), _stop.Token).ConfigureAwait(false);
-            response.Abort();
-            return;
+            return false;
         }
 
         var script = entry.Script;
@@ -253,10 +281,10 @@ internal sealed class ChatServer : IDisposable
             model += "-" + presented;
         }
         double latency = (b.LatencyMinMs + random.NextDouble() * (b.LatencyMaxMs - b.LatencyMinMs)) * b.LatencyFactor;
-        bool stream = body["stream"]?.GetValue<bool>() == true && b.SupportsStreaming;
+        bool streamed = body["stream"]?.GetValue<bool>() == true && b.SupportsStreaming;
         var usage = new JsonObject { ["prompt_tokens"] = prompt.Length / 4, ["completion_tokens"] = Math.Max(1, answer.Length / 4), ["total_tokens"] = prompt.Length / 4 + Math.Max(1, answer.Length / 4) };
 
-        if (!stream)
+        if (!streamed)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(latency), _stop.Token).ConfigureAwait(false);
             var completion = new JsonObject
@@ -273,29 +301,26 @@ internal sealed class ChatServer : IDisposable
                 ["usage"] = usage,
             };
             if (b.Fingerprint is not null) completion["system_fingerprint"] = b.Fingerprint;
-            await Json(response, 200, completion).ConfigureAwait(false);
-            return;
+            await Json(stream, 200, completion).ConfigureAwait(false);
+            return true;
         }
 
         // Streaming: headers at once, the first chunk after half the latency, the rest after the other half.
-        response.StatusCode = 200;
-        response.ContentType = "text/event-stream";
-        response.SendChunked = true;
-        var output = response.OutputStream;
+        await Write(stream, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n").ConfigureAwait(false);
         await Task.Delay(TimeSpan.FromMilliseconds(latency / 2), _stop.Token).ConfigureAwait(false);
         var words = answer.Split(' ');
         int half = Math.Max(1, words.Length / 2);
-        await Event(output, Chunk(model, b.Fingerprint, string.Join(' ', words[..half]), null)).ConfigureAwait(false);
+        await Event(stream, Chunk(model, b.Fingerprint, string.Join(' ', words[..half]), null)).ConfigureAwait(false);
         await Task.Delay(TimeSpan.FromMilliseconds(latency / 2), _stop.Token).ConfigureAwait(false);
-        if (words.Length > half) await Event(output, Chunk(model, b.Fingerprint, " " + string.Join(' ', words[half..]), null)).ConfigureAwait(false);
-        await Event(output, Chunk(model, b.Fingerprint, null, "stop")).ConfigureAwait(false);
+        var rest = new StringBuilder();
+        if (words.Length > half) rest.Append(Sse(Chunk(model, b.Fingerprint, " " + string.Join(' ', words[half..]), null)));
+        rest.Append(Sse(Chunk(model, b.Fingerprint, null, "stop")));
         if (body["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
-        {
-            var last = new JsonObject { ["id"] = "chatcmpl", ["model"] = model, ["choices"] = new JsonArray(), ["usage"] = usage.DeepClone() };
-            await Event(output, last.ToJsonString()).ConfigureAwait(false);
-        }
-        await Event(output, "[DONE]").ConfigureAwait(false);
-        response.Close();
+            rest.Append(Sse(new JsonObject { ["id"] = "chatcmpl", ["model"] = model, ["choices"] = new JsonArray(), ["usage"] = usage.DeepClone() }.ToJsonString()));
+        rest.Append(Sse("[DONE]"));
+        await Event(stream, rest.ToString(), raw: true).ConfigureAwait(false);
+        await Write(stream, "0\r\n\r\n").ConfigureAwait(false);
+        return true;
     }
 
     private static string Chunk(string model, string? fingerprint, string? content, string? finish)
@@ -313,21 +338,30 @@ internal sealed class ChatServer : IDisposable
         return chunk.ToJsonString();
     }
 
-    private async Task Event(Stream output, string data)
+    private static string Sse(string data) => $"data: {data}\n\n";
+
+    /// <summary>One HTTP chunk holding one event (or several, already framed, when <paramref name="raw"/>).</summary>
+    private Task Event(NetworkStream stream, string data, bool raw = false)
     {
-        var bytes = Encoding.UTF8.GetBytes($"data: {data}\n\n");
-        await output.WriteAsync(bytes, _stop.Token).ConfigureAwait(false);
-        await output.FlushAsync(_stop.Token).ConfigureAwait(false);
+        var payload = Encoding.UTF8.GetBytes(raw ? data : Sse(data));
+        var framed = new List<byte>(Encoding.ASCII.GetBytes($"{payload.Length:X}\r\n"));
+        framed.AddRange(payload);
+        framed.AddRange("\r\n"u8);
+        return stream.WriteAsync(framed.ToArray(), _stop.Token).AsTask();
     }
 
-    private async Task Json(HttpListenerResponse response, int status, JsonObject body)
+    private Task Json(NetworkStream stream, int status, JsonObject body)
     {
         var bytes = Encoding.UTF8.GetBytes(body.ToJsonString());
-        response.StatusCode = status;
-        response.ContentType = "application/json";
-        response.ContentLength64 = bytes.Length;
-        await response.OutputStream.WriteAsync(bytes, _stop.Token).ConfigureAwait(false);
-        response.Close();
+        string reason = status switch { 200 => "OK", 400 => "Bad Request", 401 => "Unauthorized", 404 => "Not Found", _ => "Status" };
+        return Write(stream, $"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {bytes.Length}\r\n\r\n", bytes);
+    }
+
+    private async Task Write(NetworkStream stream, string head, byte[]? body = null)
+    {
+        var bytes = Encoding.UTF8.GetBytes(head);
+        if (body is not null) bytes = [.. bytes, .. body];
+        await stream.WriteAsync(bytes, _stop.Token).ConfigureAwait(false);
     }
 
     private static int StableHash(string s)
