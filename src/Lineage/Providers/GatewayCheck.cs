@@ -35,7 +35,7 @@ public static partial class GatewayCheck
     internal const int MaxFileBytes = 4 << 20;
     internal const int MaxDepth = 64;
     internal const int MaxEvents = 1_000_000;
-    internal const int MaxVisitedNodes = 500_000;
+    internal const int MaxVisitedNodes = 1_000_000;
 
     public static GatewayReport CheckFile(string path)
     {
@@ -125,11 +125,15 @@ public static partial class GatewayCheck
 
     private sealed record Deployment(string Group, string Model, string Provider, string Path, long Line);
 
+    /// <summary>
+    /// Nodes already walked, by reference: an alias points at its anchored node, so each node is walked once and
+    /// an alias bomb ("billion laughs") costs time linear in the file, not in its expansion.
+    /// </summary>
     private sealed class Walk(List<GatewayFinding> findings)
     {
         public List<GatewayFinding> Findings { get; } = findings;
 
-        public int Visited { get; set; }
+        public HashSet<YamlNode> Visited { get; } = new(ReferenceEqualityComparer.Instance);
     }
 
     /// <summary>Parses the first YAML document with limits; merge keys (&lt;&lt;) are resolved.</summary>
@@ -197,8 +201,8 @@ public static partial class GatewayCheck
 
     private static void FindSecrets(YamlNode node, string path, string? modelName, Dictionary<YamlNode, string> modelNames, Walk walk, int depth)
     {
-        if (++walk.Visited > MaxVisitedNodes) throw new LineageException($"more than {MaxVisitedNodes} YAML nodes (alias expansion?)");
-        if (depth > MaxDepth) return;
+        if (depth > MaxDepth || !walk.Visited.Add(node)) return;
+        if (walk.Visited.Count > MaxVisitedNodes) throw new LineageException($"more than {MaxVisitedNodes} YAML nodes");
         if (modelNames.TryGetValue(node, out var name)) modelName = name;
         switch (node)
         {
@@ -207,7 +211,10 @@ public static partial class GatewayCheck
                 {
                     string key = (keyNode as YamlScalarNode)?.Value ?? "?";
                     string childPath = path.Length == 0 ? key : $"{path}.{key}";
-                    if (value is YamlScalarNode scalar) CheckScalar(key, scalar, childPath, modelName, walk.Findings);
+                    if (value is YamlScalarNode scalar)
+                    {
+                        if (walk.Visited.Add(scalar)) CheckScalar(key, scalar, childPath, modelName, walk.Findings);
+                    }
                     else FindSecrets(value, childPath, modelName, modelNames, walk, depth + 1);
                 }
                 break;
@@ -216,7 +223,10 @@ public static partial class GatewayCheck
                 {
                     var child = sequence.Children[i];
                     string childPath = $"{path}[{i}]";
-                    if (child is YamlScalarNode scalar) CheckScalar(null, scalar, childPath, modelName, walk.Findings);
+                    if (child is YamlScalarNode scalar)
+                    {
+                        if (walk.Visited.Add(scalar)) CheckScalar(null, scalar, childPath, modelName, walk.Findings);
+                    }
                     else FindSecrets(child, childPath, modelName, modelNames, walk, depth + 1);
                 }
                 break;
