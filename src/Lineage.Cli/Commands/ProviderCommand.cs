@@ -208,7 +208,7 @@ internal static class ProviderCommand
         {
             string mark = t.Drifted ? "DRIFT" : "ok   ";
             string stats = t.PValue is double p
-                ? $"p={Fmt(p)} adj={Fmt(t.PAdjusted ?? p)} effect={Fmt(t.Effect ?? 0)}"
+                ? $"p{Fmt(p)} adj{Fmt(t.PAdjusted ?? p)} effect={Effect(t.Effect ?? 0)}"
                 : "observation";
             w.WriteLine($"{mark} {t.Kind,-13} {t.Test,-28} {stats}");
             w.WriteLine($"      {t.Detail}");
@@ -298,7 +298,9 @@ internal static class ProviderCommand
         return ExitCodes.Usage;
     }
 
-    private static string Fmt(double x) => x == 0 ? "0" : Math.Abs(x) < 1e-3 ? x.ToString("0.0e0", CultureInfo.InvariantCulture) : x.ToString("0.###", CultureInfo.InvariantCulture);
+    private static string Fmt(double x) => x == 0 ? "<1e-15" : "=" + (Math.Abs(x) < 1e-3 ? x.ToString("0.0e0", CultureInfo.InvariantCulture) : x.ToString("0.###", CultureInfo.InvariantCulture));
+
+    private static string Effect(double x) => x.ToString("0.###", CultureInfo.InvariantCulture);
 
     private static string Ms(double? x) => x is double d ? d.ToString("0.#", CultureInfo.InvariantCulture) + " ms" : "-";
 

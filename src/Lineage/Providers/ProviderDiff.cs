@@ -265,8 +265,8 @@ public static class ProviderDiff
             bool significant = adjusted[i] <= options.Alpha;
             bool large = t.Kind switch
             {
-                DriftKinds.Latency => Math.Abs(t.Effect ?? 0) >= options.MinRankEffect && Outside(t.Ratio, options.MinLatencyRatio),
-                DriftKinds.Length => Math.Abs(t.Effect ?? 0) >= options.MinRankEffect && Outside(t.Ratio, options.MinLengthRatio),
+                DriftKinds.Latency => Shifted(t, options.MinRankEffect, options.MinLatencyRatio),
+                DriftKinds.Length => Shifted(t, options.MinRankEffect, options.MinLengthRatio),
                 DriftKinds.Availability => (t.Effect ?? 0) >= options.MinRateChange,
                 DriftKinds.Answers when t.Test == ContentTestName => (t.Effect ?? 0) >= options.MinContentEffect,
                 _ => Math.Abs(t.Effect ?? 0) >= options.MinRateChange,
@@ -292,7 +292,9 @@ public static class ProviderDiff
 
     private const string ContentTestName = "content-permutation";
 
-    private static bool Outside(double? ratio, double bound) => ratio is double r && (r >= bound || r <= 1 / bound);
+    /// <summary>A shift counts when the rank effect and the ratio are both large and point the same way.</summary>
+    private static bool Shifted(Drift t, double minRank, double minRatio) =>
+        t.Effect is double e && t.Ratio is double r && ((e >= minRank && r >= minRatio) || (e <= -minRank && r <= 1 / minRatio));
 
     private static readonly string[] KindOrder = [DriftKinds.ModelVersion, DriftKinds.Availability, DriftKinds.Latency, DriftKinds.RefusalRate, DriftKinds.Answers, DriftKinds.Length];
 
@@ -392,18 +394,18 @@ public static class ProviderDiff
         var test = DriftStatistics.ContentPermutation(strata, options.Permutations, options.Seed);
         if (test.Strata == 0) return null;
         return new Drift(DriftKinds.Answers, ContentTestName, Round(test.Statistic), Round(test.PValue), Round(test.Effect),
-            $"answer similarity across runs is {test.Effect.ToString("0.000", CultureInfo.InvariantCulture)} lower than within the baseline (energy distance, {test.Strata} prompts, {test.Permutations} permutations)");
+            $"answer similarity between the runs is {Math.Abs(test.Effect).ToString("0.000", CultureInfo.InvariantCulture)} {(test.Effect >= 0 ? "lower" : "higher")} than between the baseline's own runs (energy distance, {test.Strata} prompts, {test.Permutations} permutations)");
     }
 
     private static Drift Length(List<ProbeResult> baseline, List<ProbeResult> current)
     {
         var strata = Strata(baseline, current, r => r.Answer?.Length ?? 0);
         var test = DriftStatistics.StratifiedMannWhitney(strata);
-        double b50 = DriftStatistics.Quantile(baseline.Select(r => (double)(r.Answer?.Length ?? 0)), 0.5);
-        double c50 = DriftStatistics.Quantile(current.Select(r => (double)(r.Answer?.Length ?? 0)), 0.5);
         double ratio = PromptRatio(strata);
+        double b = strata.Sum(s => s.Baseline.Sum()) / Math.Max(1, strata.Sum(s => s.Baseline.Count));
+        double c = strata.Sum(s => s.Current.Sum()) / Math.Max(1, strata.Sum(s => s.Current.Count));
         return new Drift(DriftKinds.Length, "mann-whitney-u-stratified", Round(test.Z), Round(test.PValue), Round(test.RankBiserial),
-            $"median answer length {b50:0} → {c50:0} characters (per prompt ×{ratio.ToString("0.00", CultureInfo.InvariantCulture)}); P(current longer) = {test.ProbabilityOfSuperiority.ToString("0.00", CultureInfo.InvariantCulture)}")
+            $"answers ×{ratio.ToString("0.00", CultureInfo.InvariantCulture)} as long per prompt (mean {b:0} → {c:0} characters over {test.Strata} prompts answered on both sides); P(current longer) = {test.ProbabilityOfSuperiority.ToString("0.00", CultureInfo.InvariantCulture)}")
         { Ratio = Round(ratio) };
     }
 

@@ -47,11 +47,30 @@ public static class ProviderProbe
             foreach (var prompt in suite.Prompts) work.Add((prompt, run, work.Count));
         }
         var results = new ProbeResult[work.Count];
-        int done = 0;
+        int done = 0, answered = 0, failed = 0;
+        // An endpoint that fails every one of the first requests (unreachable, wrong key, unknown model) is not
+        // asked the rest: each would only wait through its retries to fail the same way.
+        int giveUpAfter = Math.Max(8, 2 * options.Concurrency);
         progress?.Report((0, work.Count));
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = ct }, async (item, token) =>
         {
-            results[item.Index] = await ProbeOne(client, endpoint, options, shape, pipeline, redactor, item.Prompt, item.Run, token).ConfigureAwait(false);
+            ProbeResult result;
+            if (Volatile.Read(ref answered) == 0 && Volatile.Read(ref failed) >= giveUpAfter)
+            {
+                result = new ProbeResult
+                {
+                    PromptId = item.Prompt.Id,
+                    Category = item.Prompt.Category,
+                    Run = item.Run,
+                    Error = $"not sent: the first {giveUpAfter} requests all failed",
+                };
+            }
+            else
+            {
+                result = await ProbeOne(client, endpoint, options, shape, pipeline, redactor, item.Prompt, item.Run, token).ConfigureAwait(false);
+                Interlocked.Increment(ref result.Ok ? ref answered : ref failed);
+            }
+            results[item.Index] = result;
             progress?.Report((Interlocked.Increment(ref done), work.Count));
         }).ConfigureAwait(false);
 

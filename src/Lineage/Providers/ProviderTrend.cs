@@ -53,7 +53,7 @@ public sealed class ProviderTrend
         var html = new StringBuilder();
         html.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(title)).Append("</title>\n<style>\n")
             .Append("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;font-size:13px}")
-            .Append("th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}td.l{text-align:left}")
+            .Append("th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3;text-align:center}td.l{text-align:left}")
             .Append("svg{background:#fff;border:1px solid #ddd;margin:1em 1em 0 0}.axis{stroke:#999;stroke-width:1}.grid{stroke:#eee}")
             .Append("text{font-size:11px;fill:#444}\n</style></head><body>\n")
             .Append("<h1>").Append(E(title)).Append("</h1>\n")
@@ -97,7 +97,7 @@ public sealed class ProviderTrend
 
     private string Chart(string title, (string Name, string Color, List<double?> Values)[] series, bool percent)
     {
-        const int width = 640, height = 260, left = 56, right = 16, top = 28, bottom = 56;
+        const int width = 640, height = 260, left = 56, right = 44, top = 28, bottom = 56;
         int plotW = width - left - right, plotH = height - top - bottom;
         var all = series.SelectMany(s => s.Values).Where(v => v is double d && double.IsFinite(d)).Select(v => v!.Value).ToList();
         double max = percent ? 100 : all.Count == 0 ? 1 : NiceCeiling(all.Max());
@@ -122,6 +122,14 @@ public sealed class ProviderTrend
         {
             string label = Runs[i].StartedAt.UtcDateTime.ToString("MM-dd HH:mm", Inv);
             svg.Append(Inv, $"<text x=\"{X(i):0.#}\" y=\"{top + plotH + 16}\" text-anchor=\"middle\">{E(label)}</text>\n");
+        }
+        // Where the returned model changed: a dashed line and the new id.
+        for (int i = 1; i < n; i++)
+        {
+            if (Runs[i].ReturnedModels.SequenceEqual(Runs[i - 1].ReturnedModels, StringComparer.Ordinal)) continue;
+            string label = string.Join(", ", Runs[i].ReturnedModels);
+            svg.Append(Inv, $"<line x1=\"{X(i):0.#}\" y1=\"{top}\" x2=\"{X(i):0.#}\" y2=\"{top + plotH}\" stroke=\"#888\" stroke-dasharray=\"4 3\"><title>returned model: {E(label)}</title></line>");
+            svg.Append(Inv, $"<text x=\"{X(i) - 4:0.#}\" y=\"{top + 10}\" text-anchor=\"end\">{E(label.Length > 40 ? label[..40] + "…" : label)}</text>\n");
         }
         int legendX = left;
         foreach (var (name, color, values) in series)
