@@ -65,7 +65,7 @@ public sealed record ProbeOptions
         if (Temperature is double t && (!double.IsFinite(t) || t < 0 || t > 2)) throw new LineageException("temperature must be in 0..2");
         if (!string.IsNullOrEmpty(ApiKey) && BaseUrl.Scheme == "http" && !BaseUrl.IsLoopback && !AllowInsecureHttp)
             throw new LineageException($"refusing to send the API key over plain http to {BaseUrl.Host}: use https (or --allow-insecure-http)");
-        if (!string.IsNullOrEmpty(ApiKey) && ApiKey.Any(c => c is '\r' or '\n')) throw new LineageException("the API key contains a line break");
+        if (!string.IsNullOrEmpty(ApiKey) && ApiKey.Any(c => c is < '!' or > '~')) throw new LineageException("the API key holds characters other than printable ASCII (a stray space or line break?)");
     }
 
     /// <summary>The chat-completions URL derived from <see cref="BaseUrl"/>.</summary>

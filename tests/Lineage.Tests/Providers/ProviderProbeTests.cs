@@ -261,6 +261,10 @@ public sealed class ProviderProbeTests
         Assert.IsType<LineageException>(e.InnerException);
         Assert.Contains("plain http", e.InnerException!.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("sk-test", e.InnerException.Message, StringComparison.Ordinal);
+
+        var spaced = options with { BaseUrl = new Uri("https://models.example.invalid/v1"), ApiKey = "sk-test-0123456789abcdef\n" };
+        var f = Assert.Throws<AggregateException>(() => ProviderProbe.RunAsync(suite, spaced, ct: TestContext.Current.CancellationToken).Wait(TestContext.Current.CancellationToken));
+        Assert.Contains("printable ASCII", f.InnerException!.Message, StringComparison.Ordinal);
     }
 
     internal static string Describe(DriftReport report) =>
