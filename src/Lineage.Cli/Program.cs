@@ -26,10 +26,15 @@ public static class Program
         root.Subcommands.Add(CompareCommand.Create(context));
         root.Subcommands.Add(IdentifyCommand.Create(context));
         root.Subcommands.Add(DbCommand.Create(context));
+        root.Subcommands.Add(AuditCommand.Create(context));
+        root.Subcommands.Add(BomCommand.Create(context));
+        root.Subcommands.Add(ConvertCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(GraphCommand.Create(context));
         root.Subcommands.Add(ProviderCommand.Create(context));
         root.Subcommands.Add(GatewayCommand.Create(context));
+        root.Subcommands.Add(SignCommand.Create(context));
+        root.Subcommands.Add(VerifyCommand.Create(context));
         root.Subcommands.Add(DevSignalsCommand.Create(context));
         root.Subcommands.Add(DevCatalogCommand.Create(context));
 

@@ -54,3 +54,28 @@ public class LineageException : Exception
     public LineageException InEntry(string file, string entry) =>
         new(Message, file, Offset, Entry is null ? entry : $"{entry}/{Entry}", InnerException);
 }
+
+/// <summary>
+/// A <see cref="LineageException"/> raised because input broke a resource limit (operations, depth, sizes,
+/// decompression ratio) rather than a format rule: the input may be valid but was not fully processed. Scanners
+/// report it as "analysis limit exceeded" instead of "unparseable".
+/// </summary>
+public sealed class LimitExceededException : LineageException
+{
+    public LimitExceededException(string message, string? file = null, long? offset = null, string? entry = null)
+        : base(message, file, offset, entry)
+    {
+    }
+
+    public LimitExceededException()
+    {
+    }
+
+    public LimitExceededException(string message) : base(message)
+    {
+    }
+
+    public LimitExceededException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+}

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Lineage.Benchmarks.Scale;
 using Lineage.Formats;
 using Lineage.Formats.Remote;
@@ -99,12 +98,7 @@ public static class RemoteBench
         return identical;
     }
 
-    private static string WithoutSource(Fingerprint fp)
-    {
-        var root = JsonNode.Parse(FingerprintSerializer.Serialize(fp))!.AsObject();
-        root.Remove("source");
-        return root.ToJsonString();
-    }
+    private static string WithoutSource(Fingerprint fp) => Convert.ToHexString(FingerprintSerializer.Serialize(fp.WithSource("")));
 
     private static string? Arg(string[] args, string name)
     {

@@ -11,6 +11,7 @@ internal static class CompareCommand
         var a = new Argument<string>("a") { Description = "First model (folder, file, sharded index) or fingerprint file" };
         var b = new Argument<string>("b") { Description = "Second model or fingerprint file" };
         var format = CommonOptions.Format("text", "json");
+        var report = HtmlReportOption.Create();
         var command = new Command("compare", """
             Do A and B share a weight lineage? Prints verdict (identical, derived, unrelated, inconclusive),
             a calibrated score, per-signal evidence, the layer correspondence and the transformation it looks like.
@@ -19,17 +20,25 @@ internal static class CompareCommand
             Examples:
               lineage compare ./base ./suspect
               lineage compare base.safetensors model-q8_0.gguf --format json
+              lineage compare ./base ./suspect --report html compare.html
             """)
         {
-            a, b, format,
+            a, b, format, report,
         };
         command.SetAction(parse => context.Run(() =>
         {
+            var (html, usage) = HtmlReportOption.Parse(parse.GetValue(report));
+            if (usage is not null)
+            {
+                Output.Error(context.Stderr, usage);
+                return ExitCodes.Usage;
+            }
             var fa = FingerprintSource.Load(parse.GetValue(a)!);
             var fb = FingerprintSource.Load(parse.GetValue(b)!);
             var result = ProvenanceComparer.Compare(fa, fb);
             if (parse.GetValue(format) == "json") Output.WriteJson(context.Stdout, result);
             else CompareReport.WriteText(context.Stdout, result);
+            if (html is not null) HtmlReportOption.Write(context, html, w => HtmlReport.WriteCompare(w, result));
             return ExitCodes.Success;
         }));
         return command;

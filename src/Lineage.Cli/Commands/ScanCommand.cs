@@ -26,13 +26,15 @@ internal static class ScanCommand
             Description = $"Allow-list profiles for pickle callables, comma-separated: {string.Join(", ", CallablePolicy.ProfileNames)}, all (default: all)",
             AllowMultipleArgumentsPerToken = true,
         };
-        var explain = new Option<bool>("--explain") { Description = "List every file with its status and explain each rule that fired" };
+        var explain = new Option<bool>("--explain") { Description = "List every file with its status, show each pickle's decompiled program, and explain each rule that fired" };
 
         var command = new Command("scan", """
-            Unsafe-serialization scan of model files and folders: pickle callables (allow-list), Jinja chat-template
-            sandbox escapes, Keras Lambda layers and foreign module references, safetensors header strictness and
-            metadata payloads, remote-code configs. Files that cannot be parsed, and formats without an analyzer yet,
-            are never reported clean.
+            Unsafe-serialization scan of model files and folders: pickles under any name (allow-list of callables,
+            nested and embedded pickles, legacy torch and joblib streams), PyTorch/npz/.keras/skops zips, tar, 7z and
+            compressed streams, NumPy object arrays, Jinja chat-template sandbox escapes (tokenizer configs, GGUF),
+            Keras Lambda layers and foreign module references, ONNX external-data escapes and custom domains,
+            TensorFlow risky ops, safetensors header strictness and metadata payloads, remote-code configs. Files that
+            cannot be parsed, and formats without an analyzer, are never reported clean.
 
             Exit codes: 0 clean, 1 findings at or above --fail-on (default medium), 2 a file could not be read,
             parsed or analysed, 3 nothing scannable, 4 usage.
@@ -61,7 +63,8 @@ internal static class ScanCommand
                 return ExitCodes.Usage;
             }
             var threshold = Enum.Parse<Severity>(parse.GetValue(failOn) ?? DefaultFailOn, ignoreCase: true);
-            var report = Scanner.Scan(parse.GetValue(paths)!, new ScanOptions { Policy = policy });
+            bool explaining = parse.GetValue(explain) && parse.GetValue(format) is null or "text";
+            var report = Scanner.Scan(parse.GetValue(paths)!, new ScanOptions { Policy = policy, KeepDecompiled = explaining });
 
             switch (parse.GetValue(format))
             {

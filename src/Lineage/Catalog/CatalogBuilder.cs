@@ -54,9 +54,11 @@ public static class TokenizerSimilarity
         var (jaccard, inQuery, inCatalog) = Estimate(sketch, tokenizer.Sketch);
         string sizes = string.Create(CultureInfo.InvariantCulture, $"Jaccard ≈ {jaccard:F3}; {vocabSize} vs {tokenizer.VocabSize} tokens");
         // inQuery: share of the catalog tokenizer's tokens found in the query; inCatalog: the reverse.
-        if (vocabSize > tokenizer.VocabSize && inQuery >= 0.97)
+        // Extension and truncation keep most of a vocabulary (Jaccard ≥ 0.5): a small tokenizer trained on
+        // English is always nearly contained in a large one, which says nothing about lineage.
+        if (vocabSize > tokenizer.VocabSize && inQuery >= 0.97 && jaccard >= 0.5)
             return new TokenizerMatch(tokenizer, "extends", 2, jaccard, inQuery, string.Create(CultureInfo.InvariantCulture, $"keeps ~{inQuery:P0} of its tokens and adds {vocabSize - tokenizer.VocabSize}; {sizes}"));
-        if (vocabSize < tokenizer.VocabSize && inCatalog >= 0.97)
+        if (vocabSize < tokenizer.VocabSize && inCatalog >= 0.97 && jaccard >= 0.5)
             return new TokenizerMatch(tokenizer, "is a subset of", 2, jaccard, inCatalog, string.Create(CultureInfo.InvariantCulture, $"~{inCatalog:P0} of its tokens are in it, {tokenizer.VocabSize - vocabSize} fewer; {sizes}"));
         if (jaccard >= 0.97)
             return new TokenizerMatch(tokenizer, "has the same tokens as", 1, jaccard, Math.Min(inQuery, inCatalog), sizes + "; order or special tokens differ");

@@ -21,6 +21,9 @@ public enum ContainerFormat
     Zlib,
     Json,
     Protobuf,
+
+    /// <summary>A raw LZMA ("alone", .lzma) stream: joblib's lzma compression.</summary>
+    Lzma,
 }
 
 /// <summary>Content-based format detection from the first bytes of a file.</summary>
@@ -51,8 +54,9 @@ public static class FormatDetector
         if (head.StartsWith((ReadOnlySpan<byte>)[0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00])) return ContainerFormat.Xz;
         if (head.StartsWith((ReadOnlySpan<byte>)[0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C])) return ContainerFormat.SevenZip;
         if (head.Length >= 262 && head.Slice(257, 5).SequenceEqual("ustar"u8)) return ContainerFormat.Tar;
+        if (head.Length >= 512 && head[0] != 0 && IO.Tar.TarReader.IsHeader(head)) return ContainerFormat.Tar;
         if (LooksLikeSafetensors(head, length)) return ContainerFormat.Safetensors;
-        if (head[0] == 0x80 && head.Length > 1 && head[1] <= 5) return ContainerFormat.Pickle;
+        if (head[0] == 0x80 && head.Length > 1 && head[1] <= 5 && Pickle.PickleSniffer.IsPlausible(head, length)) return ContainerFormat.Pickle;
         if (Llama2c.Llama2cReader.LooksLike(head, length)) return ContainerFormat.Llama2c;
         if (head.Length >= 2 && head[0] == 0x78 && (head[0] * 256 + head[1]) % 31 == 0) return ContainerFormat.Zlib;
         var trimmed = TrimStart(head);
@@ -60,9 +64,12 @@ public static class FormatDetector
             && fileName is not null && fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
             return ContainerFormat.Json;
         if (LooksLikeOnnx(head)) return ContainerFormat.Onnx;
-        // Protocol 0/1 pickles start with an opcode such as '(' MARK, '}' EMPTY_DICT, ']' EMPTY_LIST, 'c' GLOBAL.
-        if (head[0] is (byte)'(' or (byte)'}' or (byte)']' or (byte)'c' or (byte)'I' or (byte)'S' or (byte)'V' && LooksLikeProtocol0Pickle(head))
+        // PROTO is optional: a stream may start with any opcode that pushes a value or a MARK, in any protocol.
+        // The sniffer walks the opcode framing, so text and binary data that Python would refuse are not pickles.
+        if (PickleStartOpcodes.Contains(head[0]) && Pickle.PickleSniffer.IsPlausible(head, length))
             return ContainerFormat.Pickle;
+        // Last: the .lzma header is weak (0x5D is also EMPTY_LIST, which a pickle may start with).
+        if (LooksLikeLzmaAlone(head, length)) return ContainerFormat.Lzma;
         return ContainerFormat.Unknown;
     }
 
@@ -96,13 +103,19 @@ public static class FormatDetector
         return wire == 2 && field is >= 2 and <= 20;
     }
 
-    private static bool LooksLikeProtocol0Pickle(ReadOnlySpan<byte> head)
+    /// <summary>Opcodes a pickle without PROTO can begin with: MARK, constants, containers, globals, FRAME.</summary>
+    private static ReadOnlySpan<byte> PickleStartOpcodes =>
+        [(byte)'(', (byte)'}', (byte)']', (byte)')', (byte)'N', (byte)'I', (byte)'J', (byte)'K', (byte)'L', (byte)'M', (byte)'F', (byte)'G', (byte)'S', (byte)'T', (byte)'U', (byte)'V', (byte)'X', (byte)'B', (byte)'C', (byte)'P', (byte)'c', 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f, 0x95, 0x96, 0x82, 0x83, 0x84];
+
+    /// <summary>
+    /// The .lzma ("alone") header: a properties byte (lc/lp/pb, 0x5D for the defaults every encoder uses), a
+    /// dictionary size, and the uncompressed size (all ones when unknown).
+    /// </summary>
+    private static bool LooksLikeLzmaAlone(ReadOnlySpan<byte> head, long length)
     {
-        // A text pickle ends with STOP '.'; require printable content in the first bytes.
-        int printable = 0;
-        int n = Math.Min(head.Length, 64);
-        for (int i = 0; i < n; i++)
-            if (head[i] is >= 0x20 and < 0x7F or (byte)'\n') printable++;
-        return printable >= n * 9 / 10;
+        if (head.Length < 13 || head[0] != 0x5D || length < 18) return false;
+        uint dictionary = BitConverter.ToUInt32(head[1..5]);
+        ulong size = BitConverter.ToUInt64(head[5..13]);
+        return dictionary >= 1 << 12 && dictionary <= 1u << 30 && (size == ulong.MaxValue || size < 1UL << 48);
     }
 }

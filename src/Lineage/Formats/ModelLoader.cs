@@ -198,7 +198,8 @@ public static class ModelLoader
             ContainerFormat.Npy => NpyReader.Read(source),
             ContainerFormat.Empty => throw new LineageException("empty file", source.Name, 0),
             ContainerFormat.Unknown => throw new LineageException("unrecognised model format", source.Name, 0),
-            _ => throw new LineageException($"{format} weights cannot be read yet", source.Name, 0),
+            ContainerFormat.Json => throw new LineageException("a JSON file holds no weights; pass the model's folder (or its weights file)", source.Name, 0),
+            _ => throw new LineageException($"{format} content holds no model weights Lineage can read (scan it with 'lineage scan')", source.Name, 0),
         };
     }
 

@@ -137,4 +137,24 @@ public sealed class Fingerprint
     public long BytesRead { get; init; }
 
     public long ModelBytes { get; init; }
+
+    /// <summary>The same fingerprint under another source name (a local and a remote copy of one model differ only there).</summary>
+    public Fingerprint WithSource(string source) => new()
+    {
+        Version = Version,
+        Source = source,
+        Facts = Facts,
+        VocabularySketch = VocabularySketch,
+        VocabularyHash = VocabularyHash,
+        VocabularyHead = VocabularyHead,
+        HasTokenizer = HasTokenizer,
+        Anchors = Anchors,
+        Embedding = Embedding,
+        LmHead = LmHead,
+        Groups = Groups,
+        Norms = Norms,
+        Samples = Samples,
+        BytesRead = BytesRead,
+        ModelBytes = ModelBytes,
+    };
 }

@@ -43,7 +43,7 @@ public static class FingerprintExtractor
         long before = model.BytesRead;
         var tokenizer = model.Tokenizer;
         int vocab = view.VocabSize;
-        ulong[]? textKeys = tokenizer is not null && vocab > 0 ? TokenKeys.ForVocabulary(tokenizer) : null;
+        ulong[]? textKeys = tokenizer is not null && tokenizer.VocabSize > 0 ? TokenKeys.ForVocabulary(tokenizer) : null;
 
         var anchors = ChooseAnchors(textKeys, vocab, options);
         Mark("anchors");

@@ -116,6 +116,13 @@ public static class ScanReportWriter
                 w.WriteLine($"  {SeverityLabel(finding.Severity)} {finding.Rule}  {finding.Message}{location}");
                 if (finding.Evidence is not null) w.WriteLine($"           evidence: {finding.Evidence}");
             }
+            if (!explain) continue;
+            foreach (var program in f.Programs)
+            {
+                string where = program.Entry is null ? "" : $"entry '{program.Entry}', ";
+                w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  decompiled pickle ({where}byte {program.Offset}):"));
+                foreach (var line in program.Text.TrimEnd('\n').Split('\n')) w.WriteLine($"    | {line}");
+            }
         }
 
         if (explain)

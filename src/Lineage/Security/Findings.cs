@@ -32,6 +32,12 @@ public sealed record Finding(Severity Severity, string Rule, string Message)
     }
 }
 
+/// <summary>The Python-like program a pickle would run, for review (<c>--explain</c>).</summary>
+/// <param name="Entry">Archive member or embedded-pickle path, or null for the file itself.</param>
+/// <param name="Offset">Byte offset of the pickle's first opcode.</param>
+/// <param name="Text">The decompiled statements (bounded in size).</param>
+public sealed record DecompiledProgram(string? Entry, long Offset, string Text);
+
 /// <summary>What the scanner could do with one file.</summary>
 public enum FileStatus
 {
@@ -70,6 +76,9 @@ public sealed class FileReport(string path, string format)
     public long? Size { get; internal set; }
 
     public List<Finding> Findings { get; } = [];
+
+    /// <summary>Decompiled pickles of this file (kept when <see cref="ScanOptions.KeepDecompiled"/> is set).</summary>
+    public List<DecompiledProgram> Programs { get; } = [];
 
     public Severity? HighestSeverity => Findings.Count == 0 ? null : Findings.Max(f => f.Severity);
 

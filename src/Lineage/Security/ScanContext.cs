@@ -15,15 +15,23 @@ public sealed class ScanContext
     private readonly FileReport _report;
     private readonly string? _entryPrefix;
     private readonly int _depth;
+    private readonly ScanBudget _budget;
     private bool _analyzed;
 
-    internal ScanContext(Scanner scanner, FileReport report, string? entryPrefix, int depth)
+    internal ScanContext(Scanner scanner, FileReport report, string? entryPrefix, int depth, ScanBudget? budget = null)
     {
         _scanner = scanner;
         _report = report;
         _entryPrefix = entryPrefix;
         _depth = depth;
+        _budget = budget ?? new ScanBudget(scanner.Options.MaxExpandedBytesPerFile);
     }
+
+    /// <summary>Decompression budget shared by the file and everything nested in it.</summary>
+    internal ScanBudget Budget => _budget;
+
+    /// <summary>The member path this context reports under (null for the file itself).</summary>
+    public string? EntryPrefix => _entryPrefix;
 
     public ScanOptions Options => _scanner.Options;
 
@@ -109,16 +117,64 @@ public sealed class ScanContext
     {
         ArgumentNullException.ThrowIfNull(member);
         ArgumentNullException.ThrowIfNull(entry);
-        if (_depth + 1 > Options.MaxNestingDepth)
-        {
-            ReportError(ScanRules.LimitExceeded, $"archive nesting deeper than {Options.MaxNestingDepth} levels", entry: entry);
-            return;
-        }
-        var nested = new ScanContext(_scanner, _report, Join(_entryPrefix, entry), _depth + 1);
+        var nested = Nested(entry);
+        if (nested is null) return;
         _scanner.Dispatch(member, _report.Path, Join(_entryPrefix, entry), nested);
         if (nested._analyzed) MarkAnalyzed();
     }
 
-    private static string? Join(string? prefix, string? entry) =>
+    /// <summary>
+    /// A context for a member one level down (reporting under <paramref name="entry"/>), or null after reporting
+    /// that the nesting limit was reached. For analyzers that handle a member themselves instead of dispatching it.
+    /// </summary>
+    internal ScanContext? Nested(string entry)
+    {
+        if (_depth + 1 > Options.MaxNestingDepth)
+        {
+            ReportError(ScanRules.LimitExceeded, $"nesting deeper than {Options.MaxNestingDepth} levels (archives, compressed streams or embedded pickles)", entry: entry);
+            return null;
+        }
+        return new ScanContext(_scanner, _report, Join(_entryPrefix, entry), _depth + 1, _budget);
+    }
+
+    /// <summary>Names the file's format when an analyzer knows better than the content sniffer (a .pb that is a SavedModel).</summary>
+    internal void SetFormat(string format)
+    {
+        if (_entryPrefix is null) _report.Format = format;
+    }
+
+    /// <summary>Keeps a decompiled pickle for <c>--explain</c> when the options ask for it.</summary>
+    internal void AddProgram(string? entry, long offset, string text)
+    {
+        if (Options.KeepDecompiled && _report.Programs.Count < 1000) _report.Programs.Add(new DecompiledProgram(Join(_entryPrefix, entry), offset, text));
+    }
+
+    /// <summary>Reports a LineageException from a reader: limits as LIN-SCAN-006, anything else under <paramref name="rule"/>.</summary>
+    internal void ReportException(LineageException e, RuleDescriptor? rule = null, string? entry = null)
+    {
+        var r = e is LimitExceededException ? ScanRules.LimitExceeded : rule ?? ScanRules.Unparseable;
+        ReportError(r, e.Message, e.Offset, entry ?? e.Entry);
+    }
+
+    internal static string? Join(string? prefix, string? entry) =>
         prefix is null ? entry : entry is null ? prefix : $"{prefix}/{entry}";
+}
+
+/// <summary>Bytes that decompression may still produce for one top-level file (shared by nested contexts).</summary>
+internal sealed class ScanBudget(long expandedBytes)
+{
+    private long _remaining = expandedBytes;
+
+    public long Remaining => Interlocked.Read(ref _remaining);
+
+    /// <summary>Charges <paramref name="bytes"/>; false (nothing charged) when they exceed what remains.</summary>
+    public bool TryCharge(long bytes)
+    {
+        while (true)
+        {
+            long current = Interlocked.Read(ref _remaining);
+            if (bytes > current) return false;
+            if (Interlocked.CompareExchange(ref _remaining, current - bytes, current) == current) return true;
+        }
+    }
 }

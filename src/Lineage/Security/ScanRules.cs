@@ -10,8 +10,9 @@ public sealed record RuleDescriptor(string Id, string Name, Severity DefaultSeve
 
 /// <summary>
 /// Every rule id the scanner uses, in one place (docs/scanner-rules.md documents each one). Scheme:
-/// <c>LIN-AREA-NNN</c> with AREA one of SCAN (the scan itself), PKL (pickle callables), JINJA (chat templates),
-/// KERAS, ST (safetensors), META (payloads in free-form metadata strings), CFG (configs and manifests).
+/// <c>LIN-AREA-NNN</c> with AREA one of SCAN (the scan itself), PKL (pickles), ARC (archives: zip, tar, 7z),
+/// NPY (NumPy), JINJA (chat templates), KERAS, ST (safetensors), ONNX, TF (TensorFlow graphs), META (payloads in
+/// free-form metadata strings), CFG (configs and manifests).
 /// </summary>
 public static class ScanRules
 {
@@ -65,6 +66,86 @@ public static class ScanRules
     public static readonly RuleDescriptor NonCanonicalCallable = new("LIN-PKL-003", "non-canonical-callable-name", Severity.High,
         "A callable name is not a canonical Python dotted name",
         "Module or attribute names with whitespace, control characters, non-ASCII lookalike letters, empty segments or dunder traversal are how deny-lists are bypassed. The name is reported as suspicious; it is critical when its normalised spelling is a dangerous callable.");
+
+    public static readonly RuleDescriptor IndirectCall = new("LIN-PKL-004", "indirect-call", Severity.High,
+        "The pickle calls something that is not a named global",
+        "REDUCE/NEWOBJ applied to the result of another call (getattr(module, name)(…), a loader's return value), to a persistent object or to a value fetched from the memo. Such chains are how allow-lists that only look at GLOBAL opcodes are bypassed; state dicts never need them. The evidence shows the decompiled chain and, where it can be resolved statically, the callable it reaches.");
+
+    public static readonly RuleDescriptor StateTampering = new("LIN-PKL-005", "state-tampering", Severity.High,
+        "BUILD or item assignment changes Python internals",
+        "BUILD with a state that sets dunder attributes (__setstate__, __reduce__, __class__, __dict__ …) lets a second BUILD call any function (the __setstate__ overwrite trick); BUILD, SETITEM or APPEND applied to a module, class or function (a global) instead of an object the pickle built mutates the interpreter. Critical when __setstate__ is overwritten.");
+
+    public static readonly RuleDescriptor ExtensionCode = new("LIN-PKL-006", "extension-code", Severity.High,
+        "The pickle uses a copyreg extension code",
+        "EXT1/EXT2/EXT4 import whatever (module, name) the loading process registered under the code with copyreg.add_extension. Nothing in the file says what that is; no standard library or ML framework writes such codes.");
+
+    public static readonly RuleDescriptor ComputedGlobal = new("LIN-PKL-007", "computed-global", Severity.High,
+        "STACK_GLOBAL imports a name computed at load time",
+        "The module or attribute name handed to STACK_GLOBAL is not a string constant (the result of a call, a persistent object …), so what gets imported is decided when the file is loaded. Scanners that only read constant names miss it.");
+
+    public static readonly RuleDescriptor NestedPickle = new("LIN-PKL-008", "nested-pickle", Severity.Info,
+        "The pickle carries another pickle",
+        "Pickle bytes inside a pickle: passed to a deserializer (pickle.loads, dill, joblib, torch.load …) or stored as data (raw, base64 or hex) that a consumer may unpickle. The embedded stream is decoded and scanned recursively (depth-limited); its findings are reported with their own rules under an entry that says where it was found.");
+
+    public static readonly RuleDescriptor StreamAnomaly = new("LIN-PKL-009", "pickle-stream-anomaly", Severity.Info,
+        "The pickle stream has an unusual structure",
+        "Several pickles back to back (only legacy torch files do this), bytes after STOP, opcodes newer than the declared protocol, memo overwrites, a non-empty stack at STOP. Loaders accept these, and they are how content is hidden from tools that stop at the first STOP; every stream is scanned.");
+
+    // --- archives ------------------------------------------------------------------------------------------------
+    public static readonly RuleDescriptor ArchivePathTraversal = new("LIN-ARC-001", "archive-path-traversal", Severity.High,
+        "An archive member name escapes the extraction folder",
+        "Absolute paths, drive letters, '..' components, NUL bytes or backslashes in member names (zip, tar, 7z) write outside the target folder when the archive is extracted (zip slip).");
+
+    public static readonly RuleDescriptor ArchiveLink = new("LIN-ARC-002", "archive-link", Severity.High,
+        "An archive member is a symbolic or hard link",
+        "Links inside archives make an extracted model read or overwrite files outside its folder. Link members are reported and never followed.");
+
+    public static readonly RuleDescriptor ArchiveAmbiguous = new("LIN-ARC-003", "archive-ambiguous-member", Severity.High,
+        "Readers of this archive can disagree on a member's content",
+        "Duplicate names, a local header whose name or method differs from the central directory, overlapping member data, local headers the directory does not list. A scanner and a loader can then read different bytes under the same name; every variant the scanner can locate is scanned.");
+
+    public static readonly RuleDescriptor ArchiveIntegrity = new("LIN-ARC-004", "archive-integrity-quirk", Severity.Medium,
+        "The archive has a CRC, size, flag or directory quirk",
+        "CRC mismatches, sizes that disagree between headers, unknown flag bits, a damaged or missing central directory. Some loaders ignore these, others refuse the file; either way the file was altered after it was written or was written to confuse readers.");
+
+    public static readonly RuleDescriptor ArchivePolyglot = new("LIN-ARC-005", "archive-polyglot", Severity.Medium,
+        "The archive carries data outside its members",
+        "Bytes before the first member (a file that is also another format), gaps between members, data after the end record. Loaders skip it; other tools may read it as something else.");
+
+    public static readonly RuleDescriptor ArchiveSpecialMember = new("LIN-ARC-006", "archive-special-member", Severity.Medium,
+        "An archive member is a device, FIFO or other special file",
+        "Model archives hold regular files and folders only; extracting special files can block or touch devices.");
+
+    // --- NumPy ---------------------------------------------------------------------------------------------------
+    public static readonly RuleDescriptor NumpyObjectArray = new("LIN-NPY-001", "numpy-object-array", Severity.Low,
+        "A NumPy array holds Python objects (a pickle)",
+        "Object arrays are stored as a pickle and load only with allow_pickle=True. The pickle is scanned like any other; this finding says the opt-in is needed.");
+
+    // --- ONNX ----------------------------------------------------------------------------------------------------
+    public static readonly RuleDescriptor OnnxExternalEscape = new("LIN-ONNX-001", "onnx-external-data-escape", Severity.High,
+        "An ONNX external-data path leaves the model folder",
+        "external_data locations that are absolute, contain '..', or resolve through a symbolic link outside the folder make the runtime read arbitrary files (and leak them through model outputs).");
+
+    public static readonly RuleDescriptor OnnxCustomDomain = new("LIN-ONNX-002", "onnx-custom-operator-domain", Severity.Medium,
+        "The ONNX graph uses custom operator domains",
+        "Operators outside the standard ai.onnx domains need a custom-op library that the runtime loads as native code. ONNX Runtime's own contrib domains (com.microsoft …) are informational; any other domain is medium.");
+
+    public static readonly RuleDescriptor OnnxPythonOp = new("LIN-ONNX-003", "onnx-python-operator", Severity.High,
+        "The ONNX graph calls Python operators",
+        "PyOp/PyFunc nodes (onnxruntime-extensions) call back into Python functions registered in the loading process.");
+
+    // --- TensorFlow ----------------------------------------------------------------------------------------------
+    public static readonly RuleDescriptor TfPythonOp = new("LIN-TF-001", "tf-python-callback-op", Severity.Critical,
+        "The TensorFlow graph calls back into Python",
+        "PyFunc, PyFuncStateless and EagerPyFunc run a Python function when the graph executes: arbitrary code.");
+
+    public static readonly RuleDescriptor TfFileOp = new("LIN-TF-002", "tf-file-or-system-op", Severity.High,
+        "The TensorFlow graph reads or writes files or talks to other systems",
+        "ReadFile, WriteFile, MatchingFiles, ImmutableConst (memory-maps a file), DebugIdentity (writes to files or gRPC), file readers and writers, summary writers, SQL and dataset savers act on the host when the graph runs. Checkpoint save/restore ops that every SavedModel carries are not reported.");
+
+    public static readonly RuleDescriptor TfSuspiciousOp = new("LIN-TF-003", "tf-suspicious-op-name", Severity.Medium,
+        "A TensorFlow op name suggests file, process or network access",
+        "Op types whose names mention files, shells, processes, sockets, URLs or downloads are not part of the known-safe set; a custom op needs a native library to run.");
 
     // --- Jinja chat templates ------------------------------------------------------------------------------------
     public static readonly RuleDescriptor JinjaDunder = new("LIN-JINJA-001", "template-sandbox-escape", Severity.Critical,
@@ -145,7 +226,7 @@ public static class ScanRules
 
     public static readonly RuleDescriptor MetaScript = new("LIN-META-003", "metadata-script-injection", Severity.Medium,
         "Metadata holds HTML or JavaScript",
-        "<script>, javascript: URLs and event handlers target the web pages (model hubs, dashboards) that display metadata.");
+        "<script>, javascript: URLs and event handlers target the web pages (model hubs, dashboards) that display metadata. High when the script reads cookies, sends data away (fetch, XMLHttpRequest, beacons) or redirects the viewer.");
 
     public static readonly RuleDescriptor MetaEncoded = new("LIN-META-004", "metadata-encoded-payload", Severity.Medium,
         "Metadata holds an encoded or serialized blob",
@@ -176,7 +257,9 @@ public static class ScanRules
     public static IReadOnlyList<RuleDescriptor> All { get; } =
     [
         Unparseable, Unreadable, NoAnalyzer, SymlinkEscapes, UnrecognisedContent, LimitExceeded, NothingScannable, PythonSource,
-        DangerousCallable, UnknownCallable, NonCanonicalCallable,
+        DangerousCallable, UnknownCallable, NonCanonicalCallable, IndirectCall, StateTampering, ExtensionCode, ComputedGlobal, NestedPickle, StreamAnomaly,
+        ArchivePathTraversal, ArchiveLink, ArchiveAmbiguous, ArchiveIntegrity, ArchivePolyglot, ArchiveSpecialMember,
+        NumpyObjectArray, OnnxExternalEscape, OnnxCustomDomain, OnnxPythonOp, TfPythonOp, TfFileOp, TfSuspiciousOp,
         JinjaDunder, JinjaPrivateAttribute, JinjaDangerousName, JinjaRiskyGlobal, JinjaObfuscatedName, JinjaDynamicAttribute,
         JinjaEscapedLiteral, JinjaCodePayload, JinjaSyntax, JinjaLarge, JinjaLoadsTemplates,
         KerasLambda, KerasModuleReference, KerasCustomObject, KerasRiskyOp,

@@ -1,6 +1,7 @@
 using Lineage.Formats;
 using Lineage.IO;
 using Lineage.Security.Analyzers;
+using Lineage.Security.Containers;
 
 namespace Lineage.Security;
 
@@ -16,6 +17,15 @@ public sealed class Scanner
     public static IReadOnlyList<IFormatAnalyzer> DefaultAnalyzers { get; } =
     [
         new SafetensorsAnalyzer(),
+        new PickleAnalyzer(),
+        new ZipAnalyzer(),
+        new NpyAnalyzer(),
+        new CompressedStreamAnalyzer(),
+        new TarAnalyzer(),
+        new SevenZipAnalyzer(),
+        new GgufAnalyzer(),
+        new TensorFlowAnalyzer(),
+        new OnnxAnalyzer(),
         new KerasH5Analyzer(),
         new JsonFileAnalyzer(),
         new TemplateFileAnalyzer(),
@@ -236,10 +246,11 @@ public sealed class Scanner
             report.Note = "empty file (or not a regular file)";
             return;
         }
-        MappedFile source;
+        // Positioned reads rather than a mapping: the scanner touches small scattered pieces of large files.
+        RandomAccessFile source;
         try
         {
-            source = MappedFile.Open(path);
+            source = RandomAccessFile.Open(path);
         }
         catch (LineageException e)
         {
@@ -248,15 +259,6 @@ public sealed class Scanner
         }
         using (source) Dispatch(source, path, null, context);
         report.SortFindings();
-    }
-
-    /// <summary>Protocol 0/1 detection is a first-byte heuristic; text that pickle would reject at once is not a pickle.</summary>
-    private static bool PlausiblePickle(IByteSource source)
-    {
-        int n = (int)Math.Min(source.Length, 4096);
-        var head = new byte[n];
-        source.ReadExactly(0, head);
-        return head[0] == 0x80 || PickleSniffer.IsPlausible(head, truncated: source.Length > n);
     }
 
     /// <summary>Detects the format of <paramref name="source"/> and runs the first analyzer that takes it.</summary>
@@ -268,8 +270,6 @@ public sealed class Scanner
         try
         {
             container = FormatDetector.Detect(source);
-            if (container == ContainerFormat.Pickle && !PlausiblePickle(source))
-                container = ContainerFormat.Unknown;
             if (container == ContainerFormat.Unknown)
                 (container, text) = TextSniffer.Sniff(source, fileName, Options.MaxTextBytes);
         }
@@ -297,7 +297,7 @@ public sealed class Scanner
             }
             catch (LineageException e)
             {
-                context.ReportError(ScanRules.Unparseable, e.Message, e.Offset, e.Entry);
+                context.ReportException(e);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {

@@ -36,11 +36,23 @@ public class ScanCommandTests
         Assert.Equal(2, CliRunner.Run("scan", bad).ExitCode);
         Assert.Equal(2, CliRunner.Run("scan", bad, "--fail-on", "critical").ExitCode);
         Assert.Equal(2, CliRunner.Run("scan", "/definitely/not/here").ExitCode);
-        string pickle = Corpus.Path($"{Samples}/pickles/safe_data.pkl");
-        var r = CliRunner.Run("scan", pickle, "--format", "json");
+        string truncated = dir.Write("weights.pkl", [0x80, 0x04, 0x95, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x7D, 0x94, 0x8C, 0x05, (byte)'a']);
+        var r = CliRunner.Run("scan", truncated, "--format", "json", "--fail-on", "critical");
         Assert.Equal(2, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Stdout);
-        Assert.Equal("unanalyzed", doc.RootElement.GetProperty("files")[0].GetProperty("status").GetString());
+        Assert.Equal("error", doc.RootElement.GetProperty("files")[0].GetProperty("status").GetString());
+        Assert.Equal(0, CliRunner.Run("scan", Corpus.Path($"{Samples}/pickles/safe_data.pkl"), "--fail-on", "low").ExitCode);
+    }
+
+    [Fact]
+    public void Explain_prints_the_decompiled_pickle()
+    {
+        var r = CliRunner.Run("scan", Corpus.Path($"{Samples}/pickles/malicious_system_call.pkl"), "--explain");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("decompiled pickle (byte 0):", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("    | from posix import system", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("    | _var0 = system(\"echo 'security test - malicious system call'\")", r.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("decompiled pickle", CliRunner.Run("scan", Corpus.Path($"{Samples}/pickles/malicious_system_call.pkl")).Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -161,12 +161,12 @@ public class ZipReaderTests
         var zeros = new byte[8 << 20];
         byte[] bytes = new ZipBuilder().Add("bomb", zeros, deflate: true).Build();
         var zip = Open(bytes, new ZipLimits { MaxInflatedBytes = 1 << 20 });
-        var e = Assert.Throws<LineageException>(() => zip.OpenEntry(zip.Entries[0]));
+        var e = Assert.Throws<LimitExceededException>(() => zip.OpenEntry(zip.Entries[0]));
         Assert.Contains("limit", e.Message);
         Assert.Equal("bomb", e.Entry);
 
         var ratio = Open(bytes, new ZipLimits { RatioGraceBytes = 1 << 16, MaxCompressionRatio = 50 });
-        Assert.Contains("50:1", Assert.Throws<LineageException>(() => ratio.OpenEntry(ratio.Entries[0])).Message);
+        Assert.Contains("50:1", Assert.Throws<LimitExceededException>(() => ratio.OpenEntry(ratio.Entries[0])).Message);
 
         Assert.Equal(zeros.Length, Open(bytes).OpenEntry(zip.Entries[0]).Length);
     }

@@ -3,6 +3,7 @@ using System.Text;
 using Lineage.Formats;
 using Lineage.IO;
 using Lineage.Security;
+using Lineage.Formats.Pickle;
 using Lineage.Tests.Support;
 
 namespace Lineage.Tests.Security;
@@ -44,7 +45,8 @@ public class ScannerTests
         using var dir = new TempDir();
         dir.Write("model.gguf", [.. "GGUF"u8, 3, 0, 0, 0, .. new byte[32]]);
         dir.Write("weights.pkl", ProtocolZeroPickle);
-        var report = Scanner.Scan([dir.Path]);
+        // Every format has an analyzer by default; a scanner configured without them shows the fail-closed path.
+        var report = Scanner.Scan([dir.Path], new ScanOptions { Analyzers = [] });
         Assert.All(report.Files, f =>
         {
             Assert.Equal(FileStatus.Unanalyzed, f.Status);
@@ -205,9 +207,10 @@ public class ScannerTests
 
         var jinja = report.Findings.Single(f => f.Rule == "LIN-JINJA-001");
         Assert.Equal("inner.arch/deep/tokenizer_config.json", jinja.Entry);
-        var unanalyzed = report.Findings.Single(f => f.Rule == "LIN-SCAN-003");
-        Assert.Equal("w.pkl", unanalyzed.Entry);
-        Assert.Equal(FileStatus.Unanalyzed, report.Status);
+        var pickle = report.Findings.Single(f => f.Rule == "LIN-PKL-001");
+        Assert.Equal("w.pkl", pickle.Entry);
+        Assert.Equal(Severity.Critical, pickle.Severity);
+        Assert.Equal(FileStatus.Scanned, report.Status);
         Assert.Contains(new Scanner(options).Rules, r => r.Id == "LIN-TEST-001");
     }
 
@@ -292,6 +295,18 @@ public class ScannerHostileInputTests
         "scanner/modelaudit/samples/safetensors/multiple_patterns.safetensors",
         "scanner/modelaudit/samples/keras/safe_model.h5",
         "real/tokenizers/ortx/phi-3-mini/tokenizer_config.json",
+        "scanner/modelaudit/samples/pytorch/malicious_eval.pt",
+        "scanner/modelaudit/samples/archives/path_traversal.zip",
+        "scanner/modelaudit/samples/pickles/nested_pickle_multistage.pkl",
+        "scanner/modelaudit/samples/pickles/dill_func.pkl",
+        "scanner/modelaudit/pickles/multiple_stream_attack.pkl",
+        "scanner/modelaudit/samples/tensorflow/malicious_pyfunc/saved_model.pb",
+        "scanner/modelaudit/samples/pipeline.skops",
+        "scanner/modelaudit/scenarios/license_scenarios/unlicensed_dataset/embeddings.npy",
+        "real/weights/legacy-pt/tiny_distilbert_legacy.bin",
+        "real/weights/candle-small/test.pt",
+        "real/weights/ort-tiny-gpt2/tiny_gpt2_fp32.onnx",
+        "real/tokenizers/llamacpp-vocab/ggml-vocab-phi-3.gguf",
     };
 
     /// <summary>Whatever the bytes, a scan returns a report: no exception escapes and nothing is clean by accident.</summary>

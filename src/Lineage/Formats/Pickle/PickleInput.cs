@@ -37,6 +37,17 @@ internal sealed class PickleInput
 
     public LineageException ErrorAt(string message, long offset) => new(message, _source.Name, offset, _entry);
 
+    /// <summary>A resource limit (not a format rule) stopped the run at the current opcode.</summary>
+    public LimitExceededException LimitError(string message) => new(message, _source.Name, OpcodeOffset, _entry);
+
+    /// <summary>Moves forward to <paramref name="position"/> (inline data a custom unpickler reads, such as joblib arrays).</summary>
+    public void SeekForward(long position)
+    {
+        if (position < Position || position > _source.Length)
+            throw Error($"inline data ends at {position}, outside [{Position}, {_source.Length}]");
+        Position = position;
+    }
+
     private void Fill(int needed)
     {
         long available = _windowStart + _windowLength - Position;
@@ -87,7 +98,7 @@ internal sealed class PickleInput
         if (length > Remaining)
             throw Error($"{what} length {length} exceeds the {Remaining} bytes that remain");
         if (length > limit)
-            throw Error($"{what} length {length} exceeds the limit of {limit} bytes");
+            throw LimitError($"{what} length {length} exceeds the limit of {limit} bytes");
         return (int)length;
     }
 
@@ -121,7 +132,7 @@ internal sealed class PickleInput
             int nl = span.IndexOf((byte)'\n');
             int take = nl >= 0 ? nl : span.Length;
             if (buffer.Count + take > maxBytes)
-                throw Error($"{what} is longer than {maxBytes} bytes");
+                throw LimitError($"{what} is longer than {maxBytes} bytes");
             buffer.AddRange(span[..take]);
             Position += take;
             if (nl >= 0)

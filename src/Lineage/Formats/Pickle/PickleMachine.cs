@@ -14,10 +14,17 @@ namespace Lineage.Formats.Pickle;
 public static class PickleMachine
 {
     /// <summary>Runs one pickle starting at <paramref name="offset"/> of <paramref name="source"/> and stops at STOP or at the first error.</summary>
-    public static PickleResult Run(IByteSource source, long offset = 0, PickleLimits? limits = null, string? entry = null)
+    public static PickleResult Run(IByteSource source, long offset = 0, PickleLimits? limits = null, string? entry = null) =>
+        Run(source, offset, limits, entry, null);
+
+    /// <summary>
+    /// Runs one pickle like <see cref="Run(IByteSource, long, PickleLimits?, string?)"/>, letting
+    /// <paramref name="inline"/> skip data that a custom unpickler reads from the stream after a BUILD.
+    /// </summary>
+    public static PickleResult Run(IByteSource source, long offset, PickleLimits? limits, string? entry, PickleInlineReader? inline)
     {
         ArgumentNullException.ThrowIfNull(source);
-        var runner = new Runner(source, offset, limits ?? PickleLimits.Default, entry);
+        var runner = new Runner(source, offset, limits ?? PickleLimits.Default, entry, inline);
         return runner.Run();
     }
 
@@ -61,12 +68,14 @@ public static class PickleMachine
         private readonly List<int> _marks = [];
         private readonly Dictionary<long, PickleValue> _memo = [];
         private readonly HashSet<byte> _notedNewerOpcodes = [];
+        private readonly PickleInlineReader? _inline;
         private int _nextBuffer;
         private PickleOpcode _op;
 
-        public Runner(IByteSource source, long offset, PickleLimits limits, string? entry)
+        public Runner(IByteSource source, long offset, PickleLimits limits, string? entry, PickleInlineReader? inline)
         {
             _limits = limits;
+            _inline = inline;
             _in = new PickleInput(source, offset, entry);
             _result = new PickleResult(source.Name, entry, offset, limits);
         }
@@ -102,7 +111,7 @@ public static class PickleMachine
                 if (_in.AtEnd)
                     throw _in.Error("pickle data ends without a STOP opcode");
                 if (++_result.OpcodeCount > _limits.MaxOpcodes)
-                    throw _in.Error($"more than {_limits.MaxOpcodes} opcodes");
+                    throw _in.LimitError($"more than {_limits.MaxOpcodes} opcodes");
                 byte code = _in.ReadByte();
                 if (!PickleOpcodes.IsDefined(code))
                     throw _in.Error($"unknown pickle opcode 0x{code:X2}");
@@ -126,7 +135,7 @@ public static class PickleMachine
             {
                 case PickleOpcode.Mark:
                     if (_marks.Count >= _limits.MaxMarkDepth)
-                        throw _in.Error($"more than {_limits.MaxMarkDepth} open MARKs");
+                        throw _in.LimitError($"more than {_limits.MaxMarkDepth} open MARKs");
                     _marks.Add(_stack.Count);
                     break;
                 case PickleOpcode.Stop:
@@ -301,6 +310,11 @@ public static class PickleMachine
                         var target = Peek();
                         NewEvent(PickleEventKind.Build, target, state, null);
                         (target as PickleCall)?.AddState(state);
+                        if (_inline is not null)
+                        {
+                            long resume = _inline(target, state, _in.Position);
+                            if (resume != _in.Position) _in.SeekForward(resume);
+                        }
                         break;
                     }
                 case PickleOpcode.Append:
@@ -461,7 +475,7 @@ public static class PickleMachine
         private void Push(PickleValue value)
         {
             if (_stack.Count >= _limits.MaxStackDepth)
-                throw _in.Error($"stack deeper than {_limits.MaxStackDepth} values");
+                throw _in.LimitError($"stack deeper than {_limits.MaxStackDepth} values");
             _stack.Add(value);
         }
 
@@ -498,7 +512,7 @@ public static class PickleMachine
         private void CheckContainer(long count)
         {
             if (count > _limits.MaxContainerItems)
-                throw _in.Error($"container of more than {_limits.MaxContainerItems} items");
+                throw _in.LimitError($"container of more than {_limits.MaxContainerItems} items");
         }
 
         // ---- memo ----
@@ -510,7 +524,7 @@ public static class PickleMachine
         {
             var value = Peek();
             if (_memo.Count >= _limits.MaxMemoEntries && !_memo.ContainsKey(index))
-                throw _in.Error($"more than {_limits.MaxMemoEntries} memo entries");
+                throw _in.LimitError($"more than {_limits.MaxMemoEntries} memo entries");
             if (!_memo.TryAdd(index, value))
             {
                 Note("memo-overwrite", $"memo key {index} is overwritten");
@@ -533,7 +547,7 @@ public static class PickleMachine
         private PickleEvent NewEvent(PickleEventKind kind, PickleValue? target, PickleValue arguments, PickleValue? keywords)
         {
             if (_result.EventList.Count >= _limits.MaxEvents)
-                throw _in.Error($"more than {_limits.MaxEvents} calls and builds");
+                throw _in.LimitError($"more than {_limits.MaxEvents} calls and builds");
             var e = new PickleEvent(_result.EventList.Count, kind, At, _op, target, arguments, keywords);
             _result.EventList.Add(e);
             _result.Timeline.Add(new EventMarker(e));
@@ -860,6 +874,13 @@ public static class PickleMachine
         }
     }
 }
+
+/// <summary>
+/// Called after each BUILD with the built object, its state and the stream position; returns the position at which
+/// opcodes resume (the same position when nothing is read inline). Custom unpicklers read data between opcodes
+/// there: joblib's NumpyArrayWrapper is followed by the array's bytes (or by a whole pickle for object arrays).
+/// </summary>
+public delegate long PickleInlineReader(PickleValue target, PickleValue state, long position);
 
 /// <summary>Places an event in the decompiler's timeline next to the globals.</summary>
 internal sealed class EventMarker(PickleEvent e) : PickleValue(e.Offset)

@@ -608,9 +608,9 @@ public sealed class ZipReader
             {
                 total += n;
                 if (total > _limits.MaxInflatedBytes)
-                    throw Error($"member inflates past the limit of {_limits.MaxInflatedBytes} bytes", e.DataOffset, e.Name);
+                    throw new LimitExceededException($"member inflates past the limit of {_limits.MaxInflatedBytes} bytes", _file, e.DataOffset, e.Name);
                 if (total > _limits.RatioGraceBytes && total > _limits.MaxCompressionRatio * Math.Max(1, e.CompressedSize))
-                    throw Error($"member inflates more than {_limits.MaxCompressionRatio}:1 (zip bomb?)", e.DataOffset, e.Name);
+                    throw new LimitExceededException($"member inflates more than {_limits.MaxCompressionRatio}:1 (zip bomb?)", _file, e.DataOffset, e.Name);
                 crc = Crc32.Append(crc, buffer.AsSpan(0, n));
                 output.Write(buffer, 0, n);
             }

@@ -36,6 +36,11 @@ public static class PayloadDetector
         @"(<[ \t]*script\b|javascript[ \t]*:|\bon(error|load|click|mouseover|focus)[ \t]*=|<[ \t]*iframe\b|document\.cookie|<[ \t]*object\b|<[ \t]*embed\b)",
         Opts | RegexOptions.IgnoreCase);
 
+    /// <summary>What turns markup into an attack on the viewer: sending data away, reading cookies, redirecting, eval.</summary>
+    private static readonly Regex ScriptExfiltration = new(
+        @"(document\.cookie|\bfetch[ \t]*\(|XMLHttpRequest|navigator\.sendBeacon|(document|window)\.location[ \t]*=|\beval[ \t]*\(|localStorage|new[ \t]+Image[ \t]*\()",
+        Opts | RegexOptions.IgnoreCase);
+
     private static readonly Regex EscapeText = new(@"(\\x[0-9A-Fa-f]{2}){4,}|(\\u[0-9A-Fa-f]{4}){4,}|(\\[0-7]{3}){4,}", Opts);
 
     private static readonly Regex Url = new(@"\b(https?|ftp|file|s3|gs)://[^\s'""<>]+", Opts | RegexOptions.IgnoreCase);
@@ -64,7 +69,11 @@ public static class PayloadDetector
         if (FirstMatch(ShellCommand, text) is { } shell)
             hits.Add(new PayloadHit(ScanRules.MetaShell, Severity.High, "shell command", Excerpt(text, shell)));
         if (FirstMatch(Script, text) is { } script)
-            hits.Add(new PayloadHit(ScanRules.MetaScript, Severity.Medium, "HTML/JavaScript", Excerpt(text, script)));
+        {
+            bool exfiltrates = ScriptExfiltration.IsMatch(text);
+            hits.Add(new PayloadHit(ScanRules.MetaScript, exfiltrates ? Severity.High : Severity.Medium,
+                exfiltrates ? "JavaScript that sends data away or redirects the viewer" : "HTML/JavaScript", Excerpt(text, script)));
+        }
 
         if (DecodedPayload(text) is { } decoded) hits.Add(decoded);
 

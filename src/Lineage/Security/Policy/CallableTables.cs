@@ -213,7 +213,7 @@ internal static class CallableTables
             "*os", "*subprocess", "*_posixsubprocess", "*pty", "asyncio.subprocess", "asyncio.create_subprocess_exec",
             "asyncio.create_subprocess_shell", "asyncio.base_events.BaseEventLoop.subprocess_exec",
             "multiprocessing", "concurrent.futures", "_winapi", "_subprocess", "uuid._get_command_stdout", "uuid._popen",
-            "_osx_support", "_aix_support", "platform", "pydoc", "mailcap", "pipes", "distutils.spawn",
+            "_osx_support", "_aix_support", "platform", "pydoc", "mailcap", "pipes", "distutils.spawn", "torch.utils.collect_env",
             "sh", "plumbum", "pexpect", "fabric", "invoke",
         ]),
         ("code-execution",
@@ -225,7 +225,7 @@ internal static class CallableTables
             "atexit", "weakref.finalize", "_thread", "_dummy_thread", "threading._start_new_thread", "pkg_resources",
             "torch.jit", "torch._dynamo", "torch._inductor", "torch.fx", "torch.package", "torch.compile", "torch.hub",
             "torch._C._jit_script_compile", "torch.library", "torch.utils.data.datapipes",
-            "numpy.testing", "numpy.f2py", "numpy.distutils", "jinja2", "mako", "IPython",
+            "numpy.testing", "numpy.f2py", "numpy.distutils", "jinja2", "mako", "IPython", "lib2to3", "torch.utils.bottleneck",
         ]),
         ("attribute-access",
         [
@@ -251,7 +251,7 @@ internal static class CallableTables
         [
             "*socket", "ssl", "http", "urllib", "urllib3", "requests", "httpx", "aiohttp", "ftplib", "smtplib", "telnetlib",
             "imaplib", "poplib", "nntplib", "xmlrpc", "socketserver", "webbrowser", "antigravity", "asyncio", "paramiko",
-            "torch.distributed",
+            "torch.distributed", "torch.utils.model_zoo", "huggingface_hub", "keras.utils.get_file", "tensorflow.keras.utils.get_file",
         ]),
         ("native-code",
         [
