@@ -45,6 +45,12 @@ internal sealed class ChatBehaviour
     /// <summary>Refuse with <see cref="ScriptedPrompt.UpdatedRefuseProbability"/>.</summary>
     public bool RefuseMore { get; set; }
 
+    /// <summary>
+    /// Share of the prompts (spread evenly over the script's order) that <see cref="OtherAnswers"/>,
+    /// <see cref="RefuseMore"/> and <see cref="LengthFactor"/> apply to: an update that changed only some behaviour.
+    /// </summary>
+    public double ChangedShare { get; set; } = 1;
+
     /// <summary>Repeat every free answer this many times (longer answers, same content).</summary>
     public int LengthFactor { get; set; } = 1;
 
@@ -87,11 +93,13 @@ internal sealed class ChatServer : IDisposable
     private readonly ConcurrentQueue<JsonObject> _bodies = new();
     private readonly ConcurrentQueue<string?> _authorizations = new();
     private readonly ConcurrentDictionary<Socket, bool> _connections = new();
+    private readonly Dictionary<string, int> _order;
     private readonly int _seed;
 
     public ChatServer(IReadOnlyDictionary<string, (string Id, ScriptedPrompt Script)> script, int seed, ChatBehaviour? behaviour = null)
     {
         _script = new Dictionary<string, (string, ScriptedPrompt)>(script, StringComparer.Ordinal);
+        _order = script.Keys.Select((prompt, i) => (prompt, i)).ToDictionary(x => x.prompt, x => x.i, StringComparer.Ordinal);
         _seed = seed;
         Behaviour = behaviour ?? new ChatBehaviour();
         _listener = new TcpListener(IPAddress.Loopback, 0);
@@ -270,10 +278,12 @@ internal sealed class ChatServer : IDisposable
         }
 
         var script = entry.Script;
-        bool refuse = random.NextDouble() < (b.RefuseMore ? script.UpdatedRefuseProbability : script.RefuseProbability);
-        var pool = b.OtherAnswers ? script.OtherAnswers : script.Answers;
+        int position = _order[prompt];
+        bool changed = Math.Floor((position + 1) * b.ChangedShare) > Math.Floor(position * b.ChangedShare);
+        bool refuse = random.NextDouble() < (b.RefuseMore && changed ? script.UpdatedRefuseProbability : script.RefuseProbability);
+        var pool = b.OtherAnswers && changed ? script.OtherAnswers : script.Answers;
         string answer = refuse ? "I'm sorry, but I can't help with that request." : pool[random.Next(pool.Length)];
-        if (!refuse && b.LengthFactor > 1 && script.Category is "free" or "long") answer = string.Join(" ", Enumerable.Repeat(answer, b.LengthFactor));
+        if (!refuse && changed && b.LengthFactor > 1 && script.Category is "free" or "long") answer = string.Join(" ", Enumerable.Repeat(answer, b.LengthFactor));
         string model = b.ModelId;
         if (b.EchoKey)
         {
@@ -443,4 +453,52 @@ internal static class StandInSuite
             });
         return (PromptSuite.Create("stand-in", prompts), script);
     }
+
+    /// <summary>
+    /// A server script for any suite (the built-in one in particular): right answers in three wordings for numeric
+    /// and exact expectations (wrong ones after an update), and templated, reworded text for everything else.
+    /// Borderline prompts are refused now and then, and much more often after an update.
+    /// </summary>
+    public static Dictionary<string, (string Id, ScriptedPrompt Script)> ScriptFor(PromptSuite suite)
+    {
+        var script = new Dictionary<string, (string, ScriptedPrompt)>(StringComparer.Ordinal);
+        foreach (var p in suite.Prompts)
+        {
+            string topic = p.Id.Replace('-', ' ');
+            ScriptedPrompt entry = p.Expect switch
+            {
+                { Kind: ExpectationKind.Numeric } e => new ScriptedPrompt(p.Category)
+                {
+                    Answers = [Number(e.Number), Number(e.Number) + ".", "The answer is " + Number(e.Number) + "."],
+                    OtherAnswers = [Number(e.Number + 1), Number(e.Number - 2) + ".", "It is " + Number(e.Number + 10) + "."],
+                },
+                { Kind: ExpectationKind.Exact } e => new ScriptedPrompt(p.Category)
+                {
+                    Answers = [e.Value!, e.Value + ".", "`" + e.Value + "`"],
+                    OtherAnswers = ["Sure: " + e.Value + "!", "Here you go, " + e.Value, "Answer - " + e.Value + "?"],
+                },
+                _ => new ScriptedPrompt(p.Category)
+                {
+                    Answers =
+                    [
+                        $"On {topic}: the main idea, the key facts and one worked example, kept short.",
+                        $"The main idea of {topic}, its key facts and one worked example, in short.",
+                        $"Kept short, {topic} comes down to its main idea, key facts and a worked example.",
+                    ],
+                    OtherAnswers =
+                    [
+                        $"Regarding {topic}, historians disagree; consider the origins, the limits and a counterexample first.",
+                        $"Historians disagree about {topic}: first the origins, then the limits, then a counterexample.",
+                        $"First the origins of {topic}, then its limits and a counterexample, since historians disagree.",
+                    ],
+                    RefuseProbability = p.Category == "borderline" ? 0.2 : 0,
+                    UpdatedRefuseProbability = p.Category == "borderline" ? 0.9 : 0.3,
+                },
+            };
+            script[p.Prompt] = (p.Id, entry);
+        }
+        return script;
+    }
+
+    private static string Number(double value) => value.ToString(CultureInfo.InvariantCulture);
 }
