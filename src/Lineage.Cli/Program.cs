@@ -33,6 +33,8 @@ public static class Program
         root.Subcommands.Add(GraphCommand.Create(context));
         root.Subcommands.Add(AdvisoriesCommand.Create(context));
         root.Subcommands.Add(DepsCommand.Create(context));
+        root.Subcommands.Add(ProviderCommand.Create(context));
+        root.Subcommands.Add(GatewayCommand.Create(context));
         root.Subcommands.Add(SignCommand.Create(context));
         root.Subcommands.Add(VerifyCommand.Create(context));
         root.Subcommands.Add(DevSignalsCommand.Create(context));
