@@ -149,7 +149,7 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
         ArgumentNullException.ThrowIfNull(entries);
         var prepared = entries.Select(e =>
         {
-            Validate(e);
+            NewEntry.Validate(e, Location);
             var sketch = WeightSketch.From(e.Fingerprint);
             return (Entry: e, ContentId: FingerprintSerializer.Id(e.Serialized), Keys: IndexKeys.From(e.Fingerprint), Sketch: sketch.ToBytes(), Bands: SketchBands.Of(sketch));
         });
@@ -202,15 +202,6 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
             return 0;
         });
         return written;
-    }
-
-    private void Validate(NewEntry entry)
-    {
-        ArgumentNullException.ThrowIfNull(entry);
-        if (string.IsNullOrWhiteSpace(entry.ModelId) || entry.ModelId.Length > 1024 || entry.ModelId.Any(char.IsControl))
-            throw new LineageException($"model id '{entry.ModelId}' is empty, too long or has control characters", Location);
-        if (entry.Family is { } f && (f.Length > 1024 || f.Any(char.IsControl)))
-            throw new LineageException("family name is too long or has control characters", Location);
     }
 
     private void PutFingerprint(SqliteTransaction tx, string contentId, int version, byte[] serialized)
@@ -446,10 +437,7 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
 
     public void CacheKey(CachedModelKey key, byte[] serializedFingerprint)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        ArgumentNullException.ThrowIfNull(serializedFingerprint);
-        string contentId = FingerprintSerializer.Id(serializedFingerprint);
-        if (contentId != key.ContentId) throw new ArgumentException("content id does not match the fingerprint bytes", nameof(key));
+        string contentId = CachedModelKey.CheckedContentId(key, serializedFingerprint);
         _db.Guard(() =>
         {
             using var tx = _db.BeginTransaction(deferred: false);
