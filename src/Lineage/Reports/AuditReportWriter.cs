@@ -167,26 +167,12 @@ public static class AuditReportWriter
             return;
         }
         w.WriteStartObject("dependencies");
-        w.WriteStartArray("files");
-        foreach (var f in d.Files)
-        {
-            w.WriteStartObject();
-            w.WriteString("path", f.Path);
-            w.WriteString("kind", Supply.DependencyReportWriter.KindName(f.Kind));
-            w.WriteNumber("entries", f.Dependencies);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        Supply.DependencyReportWriter.WriteFiles(w, d.Files);
         w.WriteStartArray("packages");
         foreach (var p in d.Packages)
         {
             w.WriteStartObject();
-            w.WriteString("name", p.Name);
-            if (p.Version is null) w.WriteNull("version");
-            else w.WriteString("version", p.Version);
-            w.WriteString("ecosystem", p.Ecosystem);
-            w.WriteString("purl", p.Purl);
-            w.WriteString("source_file", p.SourceFile);
+            Supply.DependencyReportWriter.WritePackageIdentity(w, p);
             w.WriteEndObject();
         }
         w.WriteEndArray();

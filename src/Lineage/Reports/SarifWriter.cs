@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Lineage.Security;
 
@@ -37,8 +35,7 @@ public static class SarifWriter
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(report);
-        string root = Path.GetFullPath(baseDirectory ?? Directory.GetCurrentDirectory());
-        if (!root.EndsWith(Path.DirectorySeparatorChar)) root += Path.DirectorySeparatorChar;
+        string root = SarifLog.Root(baseDirectory);
 
         var rules = report.Rules.ToList();
         foreach (var id in report.Files.SelectMany(f => f.Findings).Select(f => f.Rule).Distinct())
@@ -51,7 +48,7 @@ public static class SarifWriter
         var entryIndex = new Dictionary<(FileReport, string), int>();
         foreach (var f in report.Files)
         {
-            var (uri, relative) = ToUri(f.Path, root);
+            var (uri, relative) = SarifLog.ToUri(f.Path, root);
             fileIndex[f] = artifacts.Count;
             artifacts.Add((uri, relative, null, f, null));
             foreach (var entry in f.Findings.Select(x => x.Entry).OfType<string>().Distinct(StringComparer.Ordinal))
@@ -61,56 +58,15 @@ public static class SarifWriter
             }
         }
 
-        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        w.WriteStartObject();
-        w.WriteString("$schema", SchemaUri);
-        w.WriteString("version", "2.1.0");
-        w.WriteStartArray("runs");
-        w.WriteStartObject();
-
-        w.WriteStartObject("tool");
-        w.WriteStartObject("driver");
-        w.WriteString("name", "lineage");
-        w.WriteString("fullName", "Lineage serialization-security scanner");
-        w.WriteString("version", toolVersion);
-        w.WriteString("semanticVersion", toolVersion);
-        w.WriteStartArray("rules");
+        using var w = SarifLog.Start(output);
+        SarifLog.StartDriver(w, "Lineage serialization-security scanner", toolVersion, semanticVersion: true);
         foreach (var r in rules)
         {
-            w.WriteStartObject();
-            w.WriteString("id", r.Id);
-            w.WriteString("name", ToPascal(r.Name));
-            w.WriteStartObject("shortDescription");
-            w.WriteString("text", r.Summary);
-            w.WriteEndObject();
-            w.WriteStartObject("fullDescription");
-            w.WriteString("text", r.Help);
-            w.WriteEndObject();
-            w.WriteStartObject("help");
-            w.WriteString("text", r.Help);
-            w.WriteEndObject();
-            w.WriteStartObject("defaultConfiguration");
-            w.WriteString("level", Level(r.DefaultSeverity));
-            w.WriteEndObject();
-            w.WriteStartObject("properties");
-            w.WriteString("security-severity", SecuritySeverity(r.DefaultSeverity));
-            w.WriteString("severity", ScanReportWriter.SeverityName(r.DefaultSeverity));
-            w.WriteStartArray("tags");
-            w.WriteStringValue("security");
-            w.WriteStringValue(r.Integrity ? "scan-integrity" : "serialization");
-            w.WriteEndArray();
-            w.WriteEndObject();
-            w.WriteEndObject();
+            SarifLog.WriteRule(w, r.Id, SarifLog.RuleName(r.Name), r.Summary, fullDescription: r.Help, r.Help, r.DefaultSeverity,
+                severityName: true, r.Integrity ? "scan-integrity" : "serialization");
         }
-        w.WriteEndArray();
-        w.WriteEndObject();
-        w.WriteEndObject();
-
-        w.WriteStartObject("originalUriBaseIds");
-        w.WriteStartObject("SRCROOT");
-        w.WriteString("uri", new Uri(root).AbsoluteUri);
-        w.WriteEndObject();
-        w.WriteEndObject();
+        SarifLog.EndDriver(w);
+        SarifLog.WriteSourceRoot(w, root);
 
         w.WriteStartArray("invocations");
         w.WriteStartObject();
@@ -179,21 +135,14 @@ public static class SarifWriter
         }
         w.WriteEndArray();
 
-        w.WriteEndObject();
-        w.WriteEndArray();
-        w.WriteEndObject();
-        w.Flush();
+        SarifLog.End(w);
     }
 
     private static void WriteLocation(Utf8JsonWriter w, (string Uri, bool Relative, int? Parent, FileReport File, string? Entry) artifact, int index, Finding? finding)
     {
         w.WriteStartObject();
         w.WriteStartObject("physicalLocation");
-        w.WriteStartObject("artifactLocation");
-        w.WriteString("uri", artifact.Uri);
-        if (artifact.Relative && artifact.Parent is null) w.WriteString("uriBaseId", "SRCROOT");
-        w.WriteNumber("index", index);
-        w.WriteEndObject();
+        SarifLog.WriteArtifactLocation(w, artifact.Uri, artifact.Relative && artifact.Parent is null, index);
         if (finding?.Offset is { } offset)
         {
             w.WriteStartObject("region");
@@ -212,19 +161,4 @@ public static class SarifWriter
         }
         w.WriteEndObject();
     }
-
-    /// <summary>A relative URI (with SRCROOT) for paths under the base directory, else an absolute file URI.</summary>
-    private static (string Uri, bool Relative) ToUri(string path, string root)
-    {
-        string full = Path.GetFullPath(path);
-        if (full.StartsWith(root, StringComparison.Ordinal))
-        {
-            string rel = full[root.Length..].Replace(Path.DirectorySeparatorChar, '/');
-            return (string.Join('/', rel.Split('/').Select(Uri.EscapeDataString)), true);
-        }
-        return (new Uri(full).AbsoluteUri, false);
-    }
-
-    private static string ToPascal(string kebab) =>
-        string.Concat(kebab.Split('-', StringSplitOptions.RemoveEmptyEntries).Select(p => char.ToUpper(p[0], CultureInfo.InvariantCulture) + p[1..]));
 }

@@ -74,6 +74,16 @@ public sealed record NewEntry
 
     /// <summary>Creation time to keep (imports); null = now.</summary>
     public DateTimeOffset? Created { get; init; }
+
+    /// <summary>Refuses ids and family names no store keeps (every backend applies the same rule).</summary>
+    internal static void Validate(NewEntry entry, string location)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (string.IsNullOrWhiteSpace(entry.ModelId) || entry.ModelId.Length > 1024 || entry.ModelId.Any(char.IsControl))
+            throw new LineageException($"model id '{entry.ModelId}' is empty, too long or has control characters", location);
+        if (entry.Family is { } f && (f.Length > 1024 || f.Any(char.IsControl)))
+            throw new LineageException("family name is too long or has control characters", location);
+    }
 }
 
 /// <summary>A cached content key of a model's files and the fingerprint computed from them.</summary>
@@ -89,6 +99,16 @@ public sealed record CachedModelKey
     public byte[] Ranges { get; init; } = [];
 
     public required string ContentId { get; init; }
+
+    /// <summary>The content id of a key's serialized fingerprint, checked against <see cref="ContentId"/>.</summary>
+    internal static string CheckedContentId(CachedModelKey key, byte[] serializedFingerprint)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(serializedFingerprint);
+        string contentId = FingerprintSerializer.Id(serializedFingerprint);
+        if (contentId != key.ContentId) throw new ArgumentException("content id does not match the fingerprint bytes", nameof(key));
+        return contentId;
+    }
 }
 
 /// <summary>What to do when an added model id already exists.</summary>

@@ -207,7 +207,7 @@ public sealed class PostgresFingerprintStore : IFingerprintStore
             // The sequence is enumerated inside the transaction (a large import streams); a retry enumerates it again.
             foreach (var entry in entries)
             {
-                Validate(entry);
+                NewEntry.Validate(entry, Location);
                 if (!seen.Add(entry.ModelId)) throw new LineageException($"model id '{entry.ModelId}' appears twice in one batch", Location);
                 if (WriteEntry(connection, tx, entry, conflicts, doubtful) is { } stored) written.Add(stored);
             }
@@ -274,15 +274,6 @@ public sealed class PostgresFingerprintStore : IFingerprintStore
     {
         var utc = t.ToUniversalTime();
         return new DateTimeOffset(utc.Ticks - utc.Ticks % 10, TimeSpan.Zero);
-    }
-
-    private void Validate(NewEntry entry)
-    {
-        ArgumentNullException.ThrowIfNull(entry);
-        if (string.IsNullOrWhiteSpace(entry.ModelId) || entry.ModelId.Length > 1024 || entry.ModelId.Any(char.IsControl))
-            throw new LineageException($"model id '{entry.ModelId}' is empty, too long or has control characters", Location);
-        if (entry.Family is { } f && (f.Length > 1024 || f.Any(char.IsControl)))
-            throw new LineageException("family name is too long or has control characters", Location);
     }
 
     /// <summary>
@@ -493,10 +484,7 @@ public sealed class PostgresFingerprintStore : IFingerprintStore
 
     public void CacheKey(CachedModelKey key, byte[] serializedFingerprint)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        ArgumentNullException.ThrowIfNull(serializedFingerprint);
-        string contentId = FingerprintSerializer.Id(serializedFingerprint);
-        if (contentId != key.ContentId) throw new ArgumentException("content id does not match the fingerprint bytes", nameof(key));
+        string contentId = CachedModelKey.CheckedContentId(key, serializedFingerprint);
         Run(connection =>
         {
             using var tx = connection.BeginTransaction();
@@ -535,7 +523,7 @@ public sealed class PostgresFingerprintStore : IFingerprintStore
         {
             var rows = chunk.AsParallel().AsOrdered().Select(e =>
             {
-                Validate(e);
+                NewEntry.Validate(e, Location);
                 var sketch = WeightSketch.From(e.Fingerprint);
                 return (Entry: e, ContentId: FingerprintSerializer.Id(e.Serialized), Keys: IndexKeys.From(e.Fingerprint), Sketch: sketch.ToBytes(), Bands: SketchBands.Of(sketch));
             }).ToList();

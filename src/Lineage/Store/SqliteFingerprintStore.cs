@@ -14,11 +14,6 @@ namespace Lineage.Store;
 /// </summary>
 public sealed class SqliteFingerprintStore : IFingerprintStore
 {
-    /// <summary>"LNFP": marks a file as a Lineage fingerprint store (PRAGMA application_id).</summary>
-    private const int ApplicationId = 0x4C4E4650;
-
-    private const int BusyTimeoutMs = 30_000;
-
     /// <summary>Schema migrations: index i upgrades version i to i + 1.</summary>
     private static readonly string[] Migrations =
     [
@@ -83,17 +78,28 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
 
     public static int SchemaVersion => Migrations.Length;
 
-    private readonly SqliteConnection _connection;
-    private readonly Lock _gate = new();
-    private bool _disposed;
-
-    private SqliteFingerprintStore(string path, SqliteConnection connection)
+    private static readonly SqliteSchema Schema = new()
     {
-        Location = path;
-        _connection = connection;
-    }
+        Name = "fingerprint database",
+        VersionName = "fingerprint database schema",
+        VersionTable = "schema_version",
+        Migrations = Migrations,
+        MissingMessage = "no fingerprint database here (create one with 'lineage db add' or 'lineage db build')",
+        NotCurrentReadOnlyMessage = "the fingerprint database is empty or needs a schema upgrade; open it once with write access",
+        ForeignFileMessage = "this SQLite file is not a Lineage fingerprint database",
+        // 64 MiB of page cache: pruning touches index pages all over a large store, and bulk builds rewrite them.
+        ExtraPragmas = ["PRAGMA cache_size = -65536"],
+        AfterMigration = (db, tx, version) =>
+        {
+            if (version == 2) BackfillBands(db, tx);
+        },
+    };
 
-    public string Location { get; }
+    private readonly SqliteDatabase _db;
+
+    private SqliteFingerprintStore(SqliteDatabase db) => _db = db;
+
+    public string Location => _db.Location;
 
     /// <summary>Test seam: called at named points inside write transactions (a throw simulates a crash there).</summary>
     internal Action<string>? FaultPoint { get; set; }
@@ -102,115 +108,39 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
     /// Opens a store file, creating it when <paramref name="create"/> is set, and migrates an older schema.
     /// <paramref name="readOnly"/> opens without write access (identify and export on a shipped database).
     /// </summary>
-    public static SqliteFingerprintStore Open(string path, bool create = true, bool readOnly = false)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        string full = Path.GetFullPath(path);
-        if ((!create || readOnly) && !File.Exists(full))
-            throw new LineageException("no fingerprint database here (create one with 'lineage db add' or 'lineage db build')", full);
-        if (create && !readOnly) Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var builder = new SqliteConnectionStringBuilder
-        {
-            DataSource = full,
-            Mode = readOnly ? SqliteOpenMode.ReadOnly : create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
-            Pooling = false,
-            DefaultTimeout = BusyTimeoutMs / 1000,
-        };
-        var connection = new SqliteConnection(builder.ToString());
-        try
-        {
-            connection.Open();
-            var store = new SqliteFingerprintStore(full, connection);
-            store.Initialize(readOnly);
-            return store;
-        }
-        catch (SqliteException e)
-        {
-            connection.Dispose();
-            throw new LineageException($"cannot open fingerprint database: {e.Message}", full, inner: e);
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
-    }
-
-    private void Initialize(bool readOnly)
-    {
-        Execute($"PRAGMA busy_timeout = {BusyTimeoutMs}");
-        Execute("PRAGMA foreign_keys = ON");
-        Execute("PRAGMA synchronous = FULL");
-        // 64 MiB of page cache: pruning touches index pages all over a large store, and bulk builds rewrite them.
-        Execute("PRAGMA cache_size = -65536");
-        if (IsCurrent()) return;
-        if (readOnly) throw new LineageException("the fingerprint database is empty or needs a schema upgrade; open it once with write access", Location);
-        // WAL is a property of the file, set once; it needs a writable directory for its -wal and -shm files.
-        Execute("PRAGMA journal_mode = WAL");
-        using var tx = _connection.BeginTransaction(deferred: false);
-        long appId = Scalar<long>("PRAGMA application_id", tx);
-        bool hasTables = Scalar<long>("SELECT count(*) FROM sqlite_master WHERE type = 'table'", tx) > 0;
-        if (appId != ApplicationId)
-        {
-            if (appId != 0 || hasTables)
-                throw new LineageException("this SQLite file is not a Lineage fingerprint database", Location);
-            Execute($"PRAGMA application_id = {ApplicationId}", tx);
-        }
-        Execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", tx);
-        long version = Scalar<long?>("SELECT max(version) FROM schema_version", tx) ?? 0;
-        if (version > Migrations.Length)
-            throw new LineageException($"fingerprint database schema version {version} is newer than this build supports ({Migrations.Length}); upgrade Lineage", Location);
-        for (long v = version; v < Migrations.Length; v++)
-        {
-            Execute(Migrations[v], tx);
-            if (v + 1 == 2) BackfillBands(tx);
-            Execute("DELETE FROM schema_version", tx);
-            Execute($"INSERT INTO schema_version (version) VALUES ({v + 1})", tx);
-        }
-        tx.Commit();
-    }
+    public static SqliteFingerprintStore Open(string path, bool create = true, bool readOnly = false) =>
+        new(SqliteDatabase.Open(path, create, readOnly, Schema));
 
     /// <summary>Computes the band keys of entries stored before schema version 2 from their sketches.</summary>
-    private void BackfillBands(SqliteTransaction tx)
+    private static void BackfillBands(SqliteDatabase db, SqliteTransaction tx)
     {
         var rows = new List<(long Id, byte[] Sketch)>();
-        using (var cmd = Command("SELECT id, sketch FROM entries WHERE sketch IS NOT NULL", tx))
+        using (var cmd = db.Command("SELECT id, sketch FROM entries WHERE sketch IS NOT NULL", tx))
         using (var reader = cmd.ExecuteReader())
         {
             while (reader.Read()) rows.Add((reader.GetInt64(0), (byte[])reader.GetValue(1)));
         }
-        foreach (var (id, sketch) in rows) WriteBands(tx, id, SketchBands.Of(WeightSketch.Parse(sketch)));
+        foreach (var (id, sketch) in rows) WriteBands(db, tx, id, SketchBands.Of(WeightSketch.Parse(sketch)));
     }
 
-    private void WriteBands(SqliteTransaction tx, long entry, int[] bands)
+    private static void WriteBands(SqliteDatabase db, SqliteTransaction tx, long entry, int[] bands)
     {
         if (bands.Length == 0) return;
-        using var cmd = Command("INSERT OR IGNORE INTO sketch_bands (key, entry) VALUES ($k, $e)", tx, ("$k", 0), ("$e", entry));
+        using var cmd = db.Command("INSERT OR IGNORE INTO sketch_bands (key, entry) VALUES ($k, $e)", tx, ("$k", 0), ("$e", entry));
         cmd.Prepare();
         foreach (int band in bands)
         {
             cmd.Parameters["$k"].Value = band;
             cmd.ExecuteNonQuery();
         }
-        Execute("UPDATE entries SET sketched = 1 WHERE id = $e", tx, ("$e", entry));
-    }
-
-    /// <summary>True when the file is a Lineage store at this build's schema version (a read, no lock held).</summary>
-    private bool IsCurrent()
-    {
-        if (Scalar<long>("PRAGMA application_id") != ApplicationId) return false;
-        if (Scalar<long>("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'") == 0) return false;
-        long version = Scalar<long?>("SELECT max(version) FROM schema_version") ?? 0;
-        if (version > Migrations.Length)
-            throw new LineageException($"fingerprint database schema version {version} is newer than this build supports ({Migrations.Length}); upgrade Lineage", Location);
-        return version == Migrations.Length;
+        db.Execute("UPDATE entries SET sketched = 1 WHERE id = $e", tx, ("$e", entry));
     }
 
     public int Count
     {
         get
         {
-            return Guard(() => (int)Scalar<long>("SELECT count(*) FROM entries"));
+            return _db.Guard(() => (int)_db.Scalar<long>("SELECT count(*) FROM entries"));
         }
     }
 
@@ -219,31 +149,31 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
         ArgumentNullException.ThrowIfNull(entries);
         var prepared = entries.Select(e =>
         {
-            Validate(e);
+            NewEntry.Validate(e, Location);
             var sketch = WeightSketch.From(e.Fingerprint);
             return (Entry: e, ContentId: FingerprintSerializer.Id(e.Serialized), Keys: IndexKeys.From(e.Fingerprint), Sketch: sketch.ToBytes(), Bands: SketchBands.Of(sketch));
         });
         var written = new List<StoreEntry>();
-        Guard(() =>
+        _db.Guard(() =>
         {
-            using var tx = _connection.BeginTransaction(deferred: false);
+            using var tx = _db.BeginTransaction(deferred: false);
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (entry, contentId, keys, sketch, bands) in prepared)
             {
                 if (!seen.Add(entry.ModelId)) throw new LineageException($"model id '{entry.ModelId}' appears twice in one batch", Location);
-                long? existing = Scalar<long?>("SELECT id FROM entries WHERE model_id = $id", tx, ("$id", entry.ModelId));
+                long? existing = _db.Scalar<long?>("SELECT id FROM entries WHERE model_id = $id", tx, ("$id", entry.ModelId));
                 string? oldContent = null;
                 if (existing is not null)
                 {
                     if (conflicts == ConflictPolicy.Skip) continue;
                     if (conflicts == ConflictPolicy.Fail) throw new LineageException($"model id '{entry.ModelId}' is already in the database (use --replace to overwrite)", Location);
-                    oldContent = Scalar<string>("SELECT content_id FROM entries WHERE id = $e", tx, ("$e", existing.Value));
-                    Execute("DELETE FROM entries WHERE id = $e", tx, ("$e", existing.Value));
+                    oldContent = _db.Scalar<string>("SELECT content_id FROM entries WHERE id = $e", tx, ("$e", existing.Value));
+                    _db.Execute("DELETE FROM entries WHERE id = $e", tx, ("$e", existing.Value));
                 }
                 PutFingerprint(tx, contentId, entry.Fingerprint.Version, entry.Serialized);
                 FaultPoint?.Invoke("after-fingerprint");
                 var created = entry.Created ?? DateTimeOffset.UtcNow;
-                long id = Scalar<long>("""
+                long id = _db.Scalar<long>("""
                     INSERT INTO entries (model_id, family, content_id, source, model_key, vocab_hash, vocab_size, hidden, layers,
                                          model_type, norm_kind, arch_key, sketch, created_utc)
                     VALUES ($model_id, $family, $content_id, $source, $model_key, $vocab_hash, $vocab_size, $hidden, $layers,
@@ -257,8 +187,8 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
                     ("$created", created.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)));
                 FaultPoint?.Invoke("after-entry");
                 foreach (ulong key in keys.VocabularyKeys.Distinct())
-                    Execute("INSERT INTO vocab_keys (key, entry) VALUES ($k, $e)", tx, ("$k", unchecked((long)key)), ("$e", id));
-                WriteBands(tx, id, bands);
+                    _db.Execute("INSERT INTO vocab_keys (key, entry) VALUES ($k, $e)", tx, ("$k", unchecked((long)key)), ("$e", id));
+                WriteBands(_db, tx, id, bands);
                 FaultPoint?.Invoke("after-keys");
                 if (oldContent is not null && oldContent != contentId) CollectFingerprint(tx, oldContent);
                 written.Add(new StoreEntry
@@ -274,18 +204,9 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
         return written;
     }
 
-    private void Validate(NewEntry entry)
-    {
-        ArgumentNullException.ThrowIfNull(entry);
-        if (string.IsNullOrWhiteSpace(entry.ModelId) || entry.ModelId.Length > 1024 || entry.ModelId.Any(char.IsControl))
-            throw new LineageException($"model id '{entry.ModelId}' is empty, too long or has control characters", Location);
-        if (entry.Family is { } f && (f.Length > 1024 || f.Any(char.IsControl)))
-            throw new LineageException("family name is too long or has control characters", Location);
-    }
-
     private void PutFingerprint(SqliteTransaction tx, string contentId, int version, byte[] serialized)
     {
-        Execute("""
+        _db.Execute("""
             INSERT INTO fingerprints (content_id, format_version, bytes, data) VALUES ($c, $v, $n, $d)
             ON CONFLICT (content_id) DO NOTHING
             """, tx, ("$c", contentId), ("$v", version), ("$n", serialized.Length), ("$d", serialized));
@@ -293,7 +214,7 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
 
     private void CollectFingerprint(SqliteTransaction tx, string contentId)
     {
-        Execute("""
+        _db.Execute("""
             DELETE FROM fingerprints WHERE content_id = $c
               AND NOT EXISTS (SELECT 1 FROM entries WHERE content_id = $c)
               AND NOT EXISTS (SELECT 1 FROM model_keys WHERE content_id = $c)
@@ -303,12 +224,12 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
     public bool Remove(string modelId)
     {
         ArgumentNullException.ThrowIfNull(modelId);
-        return Guard(() =>
+        return _db.Guard(() =>
         {
-            using var tx = _connection.BeginTransaction(deferred: false);
-            string? content = Scalar<string?>("SELECT content_id FROM entries WHERE model_id = $id", tx, ("$id", modelId));
+            using var tx = _db.BeginTransaction(deferred: false);
+            string? content = _db.Scalar<string?>("SELECT content_id FROM entries WHERE model_id = $id", tx, ("$id", modelId));
             if (content is null) return false;
-            Execute("DELETE FROM entries WHERE model_id = $id", tx, ("$id", modelId));
+            _db.Execute("DELETE FROM entries WHERE model_id = $id", tx, ("$id", modelId));
             FaultPoint?.Invoke("after-delete");
             CollectFingerprint(tx, content);
             tx.Commit();
@@ -335,10 +256,10 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
 
     private List<StoreEntry> QueryEntries(string sql, params (string Name, object? Value)[] parameters)
     {
-        return Guard<List<StoreEntry>>(() =>
+        return _db.Guard<List<StoreEntry>>(() =>
         {
-            using var tx = _connection.BeginTransaction(deferred: true);
-            using var cmd = Command(sql, tx, parameters);
+            using var tx = _db.BeginTransaction(deferred: true);
+            using var cmd = _db.Command(sql, tx, parameters);
             using var reader = cmd.ExecuteReader();
             var rows = new List<(StoreEntry Entry, long Id)>();
             while (reader.Read()) rows.Add((ReadEntry(reader, []), reader.GetInt64(14)));
@@ -349,7 +270,7 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
 
     private ulong[] VocabularyKeysOf(long id, SqliteTransaction tx)
     {
-        using var cmd = Command("SELECT key FROM vocab_keys WHERE entry = $e", tx, ("$e", id));
+        using var cmd = _db.Command("SELECT key FROM vocab_keys WHERE entry = $e", tx, ("$e", id));
         using var reader = cmd.ExecuteReader();
         var keys = new List<ulong>();
         while (reader.Read()) keys.Add(unchecked((ulong)reader.GetInt64(0)));
@@ -382,9 +303,9 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
     public byte[]? ReadFingerprint(string contentId)
     {
         ArgumentNullException.ThrowIfNull(contentId);
-        return Guard(() =>
+        return _db.Guard(() =>
         {
-            using var cmd = Command("SELECT data FROM fingerprints WHERE content_id = $c", null, ("$c", contentId));
+            using var cmd = _db.Command("SELECT data FROM fingerprints WHERE content_id = $c", null, ("$c", contentId));
             return cmd.ExecuteScalar() as byte[];
         });
     }
@@ -467,13 +388,13 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
                     """, query.UnsketchedLimit));
             }
         }
-        return Guard(() =>
+        return _db.Guard(() =>
         {
-            using var tx = _connection.BeginTransaction(deferred: true);
+            using var tx = _db.BeginTransaction(deferred: true);
             var result = new List<CandidateEntry>();
             foreach (var (sql, limit) in queries)
             {
-                using var cmd = Command(sql, tx, [.. parameters, ("$limit", limit)]);
+                using var cmd = _db.Command(sql, tx, [.. parameters, ("$limit", limit)]);
                 using var reader = cmd.ExecuteReader();
                 while (reader.Read())
                 {
@@ -503,9 +424,9 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
     public IReadOnlyList<CachedModelKey> FindCachedKeys(string lookupKey)
     {
         ArgumentNullException.ThrowIfNull(lookupKey);
-        return Guard(() =>
+        return _db.Guard(() =>
         {
-            using var cmd = Command("SELECT key, lookup_key, ranges, content_id FROM model_keys WHERE lookup_key = $l ORDER BY created_utc DESC", null, ("$l", lookupKey));
+            using var cmd = _db.Command("SELECT key, lookup_key, ranges, content_id FROM model_keys WHERE lookup_key = $l ORDER BY created_utc DESC", null, ("$l", lookupKey));
             using var reader = cmd.ExecuteReader();
             var result = new List<CachedModelKey>();
             while (reader.Read())
@@ -516,16 +437,13 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
 
     public void CacheKey(CachedModelKey key, byte[] serializedFingerprint)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        ArgumentNullException.ThrowIfNull(serializedFingerprint);
-        string contentId = FingerprintSerializer.Id(serializedFingerprint);
-        if (contentId != key.ContentId) throw new ArgumentException("content id does not match the fingerprint bytes", nameof(key));
-        Guard(() =>
+        string contentId = CachedModelKey.CheckedContentId(key, serializedFingerprint);
+        _db.Guard(() =>
         {
-            using var tx = _connection.BeginTransaction(deferred: false);
+            using var tx = _db.BeginTransaction(deferred: false);
             PutFingerprint(tx, contentId, Fingerprint.CurrentVersion, serializedFingerprint);
-            string? old = Scalar<string?>("SELECT content_id FROM model_keys WHERE key = $k", tx, ("$k", key.Key));
-            Execute("""
+            string? old = _db.Scalar<string?>("SELECT content_id FROM model_keys WHERE key = $k", tx, ("$k", key.Key));
+            _db.Execute("""
                 INSERT INTO model_keys (key, lookup_key, ranges, content_id, created_utc) VALUES ($k, $l, $r, $c, $t)
                 ON CONFLICT (key) DO UPDATE SET lookup_key = excluded.lookup_key, ranges = excluded.ranges,
                     content_id = excluded.content_id, created_utc = excluded.created_utc
@@ -537,54 +455,5 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
         });
     }
 
-    /// <summary>Runs a body under the connection lock; SQLite failures become <see cref="LineageException"/>.</summary>
-    private T Guard<T>(Func<T> body)
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            try
-            {
-                return body();
-            }
-            catch (SqliteException e)
-            {
-                throw new LineageException($"fingerprint database error: {e.Message}", Location, inner: e);
-            }
-        }
-    }
-
-    private SqliteCommand Command(string sql, SqliteTransaction? tx, params (string Name, object? Value)[] parameters)
-    {
-        var cmd = _connection.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.Transaction = tx;
-        foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        return cmd;
-    }
-
-    private void Execute(string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] parameters)
-    {
-        using var cmd = Command(sql, tx, parameters);
-        cmd.ExecuteNonQuery();
-    }
-
-    private T Scalar<T>(string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] parameters)
-    {
-        using var cmd = Command(sql, tx, parameters);
-        object? value = cmd.ExecuteScalar();
-        if (value is null || value is DBNull) return default!;
-        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
-        return (T)Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
-    }
-
-    public void Dispose()
-    {
-        lock (_gate)
-        {
-            if (_disposed) return;
-            _disposed = true;
-            _connection.Dispose();
-        }
-    }
+    public void Dispose() => _db.Dispose();
 }

@@ -13,7 +13,7 @@ public static class DependencyReportWriter
 
     private static JsonWriterOptions WriterOptions => new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static string SeverityName(Severity s) => s.ToString().ToLowerInvariant();
+    public static string SeverityName(Severity s) => ScanReportWriter.SeverityName(s);
 
     public static string OutcomeName(ScanOutcome o) => o switch
     {
@@ -79,12 +79,7 @@ public static class DependencyReportWriter
         foreach (var p in report.Packages)
         {
             w.WriteStartObject();
-            w.WriteString("name", p.Name);
-            if (p.Version is null) w.WriteNull("version");
-            else w.WriteString("version", p.Version);
-            w.WriteString("ecosystem", p.Ecosystem);
-            w.WriteString("purl", p.Purl);
-            w.WriteString("source_file", p.SourceFile);
+            WritePackageIdentity(w, p);
             w.WriteString("file", p.SourceFile);
             if (p.Line is { } line) w.WriteNumber("line", line);
             w.WriteString("source", p.Format);
@@ -100,16 +95,7 @@ public static class DependencyReportWriter
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        w.WriteStartArray("files");
-        foreach (var f in report.Files)
-        {
-            w.WriteStartObject();
-            w.WriteString("path", f.Path);
-            w.WriteString("kind", KindName(f.Kind));
-            w.WriteNumber("entries", f.Dependencies);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        WriteFiles(w, report.Files);
         w.WriteStartArray("errors");
         foreach (var e in report.Errors)
         {
@@ -142,6 +128,32 @@ public static class DependencyReportWriter
         w.Flush();
     }
 
+    /// <summary>"files": [{path, kind, entries}] (also the audit report's dependencies.files).</summary>
+    internal static void WriteFiles(Utf8JsonWriter w, IEnumerable<DependencyFile> files)
+    {
+        w.WriteStartArray("files");
+        foreach (var f in files)
+        {
+            w.WriteStartObject();
+            w.WriteString("path", f.Path);
+            w.WriteString("kind", KindName(f.Kind));
+            w.WriteNumber("entries", f.Dependencies);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>A package's name, version (null when not exact), ecosystem, purl and source_file (also the audit report's).</summary>
+    internal static void WritePackageIdentity(Utf8JsonWriter w, PackageEntry p)
+    {
+        w.WriteString("name", p.Name);
+        if (p.Version is null) w.WriteNull("version");
+        else w.WriteString("version", p.Version);
+        w.WriteString("ecosystem", p.Ecosystem);
+        w.WriteString("purl", p.Purl);
+        w.WriteString("source_file", p.SourceFile);
+    }
+
     private static void WriteFinding(Utf8JsonWriter w, DependencyFinding f)
     {
         w.WriteStartObject();
@@ -171,52 +183,17 @@ public static class DependencyReportWriter
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(report);
-        string root = Path.GetFullPath(baseDirectory ?? Directory.GetCurrentDirectory());
-        if (!root.EndsWith(Path.DirectorySeparatorChar)) root += Path.DirectorySeparatorChar;
+        string root = SarifLog.Root(baseDirectory);
         var rules = DependencyRules.All;
-        using var w = new Utf8JsonWriter(output, WriterOptions);
-        w.WriteStartObject();
-        w.WriteString("$schema", SarifWriter.SchemaUri);
-        w.WriteString("version", "2.1.0");
-        w.WriteStartArray("runs");
-        w.WriteStartObject();
-        w.WriteStartObject("tool");
-        w.WriteStartObject("driver");
-        w.WriteString("name", "lineage");
-        w.WriteString("fullName", "Lineage dependency audit");
-        w.WriteString("version", toolVersion);
-        w.WriteStartArray("rules");
+        using var w = SarifLog.Start(output);
+        SarifLog.StartDriver(w, "Lineage dependency audit", toolVersion, semanticVersion: false);
         foreach (var r in rules)
         {
-            w.WriteStartObject();
-            w.WriteString("id", r.Id);
-            w.WriteString("name", string.Concat(r.Id.Split('-').Select(p => char.ToUpperInvariant(p[0]) + p[1..])));
-            w.WriteStartObject("shortDescription");
-            w.WriteString("text", r.Summary);
-            w.WriteEndObject();
-            w.WriteStartObject("help");
-            w.WriteString("text", r.Help);
-            w.WriteEndObject();
-            w.WriteStartObject("defaultConfiguration");
-            w.WriteString("level", SarifWriter.Level(r.DefaultSeverity));
-            w.WriteEndObject();
-            w.WriteStartObject("properties");
-            w.WriteString("security-severity", SarifWriter.SecuritySeverity(r.DefaultSeverity));
-            w.WriteStartArray("tags");
-            w.WriteStringValue("security");
-            w.WriteStringValue("dependencies");
-            w.WriteEndArray();
-            w.WriteEndObject();
-            w.WriteEndObject();
+            SarifLog.WriteRule(w, r.Id, SarifLog.RuleName(r.Id), r.Summary, fullDescription: null, r.Help, r.DefaultSeverity,
+                severityName: false, "dependencies");
         }
-        w.WriteEndArray();
-        w.WriteEndObject();
-        w.WriteEndObject();
-        w.WriteStartObject("originalUriBaseIds");
-        w.WriteStartObject("SRCROOT");
-        w.WriteString("uri", new Uri(root).AbsoluteUri);
-        w.WriteEndObject();
-        w.WriteEndObject();
+        SarifLog.EndDriver(w);
+        SarifLog.WriteSourceRoot(w, root);
         w.WriteStartArray("invocations");
         w.WriteStartObject();
         w.WriteBoolean("executionSuccessful", report.Errors.Count == 0);
@@ -247,14 +224,11 @@ public static class DependencyReportWriter
             w.WriteEndObject();
             if (f.File is not null)
             {
-                var (uri, relative) = ToUri(f.File, root);
+                var (uri, relative) = SarifLog.ToUri(f.File, root);
                 w.WriteStartArray("locations");
                 w.WriteStartObject();
                 w.WriteStartObject("physicalLocation");
-                w.WriteStartObject("artifactLocation");
-                w.WriteString("uri", uri);
-                if (relative) w.WriteString("uriBaseId", "SRCROOT");
-                w.WriteEndObject();
+                SarifLog.WriteArtifactLocation(w, uri, relative, index: null);
                 if (f.Line is { } line)
                 {
                     w.WriteStartObject("region");
@@ -279,18 +253,7 @@ public static class DependencyReportWriter
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        w.WriteEndObject();
-        w.WriteEndArray();
-        w.WriteEndObject();
-        w.Flush();
-    }
-
-    private static (string Uri, bool Relative) ToUri(string path, string root)
-    {
-        string full = Path.GetFullPath(path);
-        if (full.StartsWith(root, StringComparison.Ordinal))
-            return (string.Join('/', full[root.Length..].Replace(Path.DirectorySeparatorChar, '/').Split('/').Select(Uri.EscapeDataString)), true);
-        return (new Uri(full).AbsoluteUri, false);
+        SarifLog.End(w);
     }
 
     /// <summary>

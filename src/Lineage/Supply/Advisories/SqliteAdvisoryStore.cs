@@ -1,6 +1,6 @@
-using System.Globalization;
 using System.Text.Json;
 using Lineage.Security;
+using Lineage.Store;
 using Microsoft.Data.Sqlite;
 
 namespace Lineage.Supply.Advisories;
@@ -53,11 +53,6 @@ public sealed record AffectedEntry(StoredAdvisory Advisory, OsvAffected Affected
 /// </summary>
 public sealed class SqliteAdvisoryStore : IDisposable
 {
-    /// <summary>"LNFP": the application id of a Lineage database file (shared with the fingerprint store).</summary>
-    private const int ApplicationId = 0x4C4E4650;
-
-    private const int BusyTimeoutMs = 30_000;
-
     /// <summary>Advisory schema migrations: index i upgrades advisory schema version i to i + 1.</summary>
     private static readonly string[] Migrations =
     [
@@ -97,96 +92,30 @@ public sealed class SqliteAdvisoryStore : IDisposable
 
     public static int SchemaVersion => Migrations.Length;
 
-    private readonly SqliteConnection _connection;
-    private readonly Lock _gate = new();
-    private bool _disposed;
-
-    private SqliteAdvisoryStore(string path, SqliteConnection connection)
+    private static readonly SqliteSchema Schema = new()
     {
-        Location = path;
-        _connection = connection;
-    }
+        Name = "advisory database",
+        VersionName = "advisory schema",
+        VersionTable = "advisory_schema_version",
+        Migrations = Migrations,
+        MissingMessage = "no advisory database here (import advisories with 'lineage advisories import')",
+        NotCurrentReadOnlyMessage = "no advisories have been imported into this database (or it needs a schema upgrade): run 'lineage advisories import'",
+        ForeignFileMessage = "this SQLite file is not a Lineage database",
+    };
 
-    public string Location { get; }
+    private readonly SqliteDatabase _db;
+
+    private SqliteAdvisoryStore(SqliteDatabase db) => _db = db;
+
+    public string Location => _db.Location;
 
     /// <summary>Test seam: called after each stored record inside the import transaction (a throw simulates a crash).</summary>
     internal Action<int>? FaultAfterRecord { get; set; }
 
-    public static SqliteAdvisoryStore Open(string path, bool create = true, bool readOnly = false)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        string full = Path.GetFullPath(path);
-        if ((!create || readOnly) && !File.Exists(full))
-            throw new LineageException("no advisory database here (import advisories with 'lineage advisories import')", full);
-        if (create && !readOnly) Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var builder = new SqliteConnectionStringBuilder
-        {
-            DataSource = full,
-            Mode = readOnly ? SqliteOpenMode.ReadOnly : create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
-            Pooling = false,
-            DefaultTimeout = BusyTimeoutMs / 1000,
-        };
-        var connection = new SqliteConnection(builder.ToString());
-        try
-        {
-            connection.Open();
-            var store = new SqliteAdvisoryStore(full, connection);
-            store.Initialize(readOnly);
-            return store;
-        }
-        catch (SqliteException e)
-        {
-            connection.Dispose();
-            throw new LineageException($"cannot open advisory database: {e.Message}", full, inner: e);
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
-    }
+    public static SqliteAdvisoryStore Open(string path, bool create = true, bool readOnly = false) =>
+        new(SqliteDatabase.Open(path, create, readOnly, Schema));
 
-    private void Initialize(bool readOnly)
-    {
-        Execute($"PRAGMA busy_timeout = {BusyTimeoutMs}");
-        Execute("PRAGMA foreign_keys = ON");
-        Execute("PRAGMA synchronous = FULL");
-        if (IsCurrent()) return;
-        if (readOnly) throw new LineageException("no advisories have been imported into this database (or it needs a schema upgrade): run 'lineage advisories import'", Location);
-        Execute("PRAGMA journal_mode = WAL");
-        using var tx = _connection.BeginTransaction(deferred: false);
-        long appId = Scalar<long>("PRAGMA application_id", tx);
-        bool hasTables = Scalar<long>("SELECT count(*) FROM sqlite_master WHERE type = 'table'", tx) > 0;
-        if (appId != ApplicationId)
-        {
-            if (appId != 0 || hasTables)
-                throw new LineageException("this SQLite file is not a Lineage database", Location);
-            Execute($"PRAGMA application_id = {ApplicationId}", tx);
-        }
-        Execute("CREATE TABLE IF NOT EXISTS advisory_schema_version (version INTEGER NOT NULL)", tx);
-        long version = Scalar<long?>("SELECT max(version) FROM advisory_schema_version", tx) ?? 0;
-        if (version > Migrations.Length)
-            throw new LineageException($"advisory schema version {version} is newer than this build supports ({Migrations.Length}); upgrade Lineage", Location);
-        for (long v = version; v < Migrations.Length; v++)
-        {
-            Execute(Migrations[v], tx);
-            Execute("DELETE FROM advisory_schema_version", tx);
-            Execute($"INSERT INTO advisory_schema_version (version) VALUES ({v + 1})", tx);
-        }
-        tx.Commit();
-    }
-
-    private bool IsCurrent()
-    {
-        if (Scalar<long>("PRAGMA application_id") != ApplicationId) return false;
-        if (Scalar<long>("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'advisory_schema_version'") == 0) return false;
-        long version = Scalar<long?>("SELECT max(version) FROM advisory_schema_version") ?? 0;
-        if (version > Migrations.Length)
-            throw new LineageException($"advisory schema version {version} is newer than this build supports ({Migrations.Length}); upgrade Lineage", Location);
-        return version == Migrations.Length;
-    }
-
-    public int Count => Guard(() => (int)Scalar<long>("SELECT count(*) FROM advisories"));
+    public int Count => _db.Guard(() => (int)_db.Scalar<long>("SELECT count(*) FROM advisories"));
 
     /// <summary>
     /// Stores records in one transaction. The enumeration may throw (a bad file in the middle of a folder): the
@@ -195,23 +124,23 @@ public sealed class SqliteAdvisoryStore : IDisposable
     public AdvisoryImportResult Import(IEnumerable<(OsvRecord Record, string Source)> records)
     {
         ArgumentNullException.ThrowIfNull(records);
-        return Guard(() =>
+        return _db.Guard(() =>
         {
-            using var tx = _connection.BeginTransaction(deferred: false);
+            using var tx = _db.BeginTransaction(deferred: false);
             int read = 0, added = 0, updated = 0, unchanged = 0, older = 0, withdrawn = 0;
             string now = OsvRecord.FormatTime(DateTimeOffset.UtcNow);
-            using var select = Command("SELECT modified FROM advisories WHERE id = $id", tx, ("$id", ""));
-            using var delete = Command("DELETE FROM advisories WHERE id = $id", tx, ("$id", ""));
-            using var insert = Command("""
+            using var select = _db.Command("SELECT modified FROM advisories WHERE id = $id", tx, ("$id", ""));
+            using var delete = _db.Command("DELETE FROM advisories WHERE id = $id", tx, ("$id", ""));
+            using var insert = _db.Command("""
                 INSERT INTO advisories (id, modified, published, withdrawn, summary, aliases, severity, severity_basis,
                                         cvss_score, cvss_vector, malicious, source, imported_utc, data)
                 VALUES ($id, $modified, $published, $withdrawn, $summary, $aliases, $severity, $basis,
                         $score, $vector, $malicious, $source, $imported, $data)
                 """, tx, ("$id", ""), ("$modified", ""), ("$published", null), ("$withdrawn", null), ("$summary", null), ("$aliases", ""),
                 ("$severity", ""), ("$basis", ""), ("$score", null), ("$vector", null), ("$malicious", 0), ("$source", null), ("$imported", now), ("$data", ""));
-            using var insertPackage = Command("INSERT INTO advisory_packages (advisory, ecosystem, name, affected) VALUES ($a, $e, $n, $j)", tx,
+            using var insertPackage = _db.Command("INSERT INTO advisory_packages (advisory, ecosystem, name, affected) VALUES ($a, $e, $n, $j)", tx,
                 ("$a", ""), ("$e", ""), ("$n", ""), ("$j", ""));
-            using var insertAlias = Command("INSERT OR IGNORE INTO advisory_aliases (alias, advisory) VALUES ($alias, $a)", tx, ("$alias", ""), ("$a", ""));
+            using var insertAlias = _db.Command("INSERT OR IGNORE INTO advisory_aliases (alias, advisory) VALUES ($alias, $a)", tx, ("$alias", ""), ("$a", ""));
             foreach (var (record, source) in records)
             {
                 read++;
@@ -267,13 +196,13 @@ public sealed class SqliteAdvisoryStore : IDisposable
     public (StoredAdvisory Advisory, string Json)? Find(string idOrAlias)
     {
         ArgumentNullException.ThrowIfNull(idOrAlias);
-        return Guard<(StoredAdvisory, string)?>(() =>
+        return _db.Guard<(StoredAdvisory, string)?>(() =>
         {
-            using var tx = _connection.BeginTransaction(deferred: true);
-            string? id = Scalar<string?>("SELECT id FROM advisories WHERE id = $id", tx, ("$id", idOrAlias))
-                ?? Scalar<string?>("SELECT advisory FROM advisory_aliases WHERE alias = $id ORDER BY advisory LIMIT 1", tx, ("$id", idOrAlias));
+            using var tx = _db.BeginTransaction(deferred: true);
+            string? id = _db.Scalar<string?>("SELECT id FROM advisories WHERE id = $id", tx, ("$id", idOrAlias))
+                ?? _db.Scalar<string?>("SELECT advisory FROM advisory_aliases WHERE alias = $id ORDER BY advisory LIMIT 1", tx, ("$id", idOrAlias));
             if (id is null) return null;
-            using var cmd = Command($"SELECT {AdvisoryColumns}, a.data FROM advisories a WHERE a.id = $id", tx, ("$id", id));
+            using var cmd = _db.Command($"SELECT {AdvisoryColumns}, a.data FROM advisories a WHERE a.id = $id", tx, ("$id", id));
             using var reader = cmd.ExecuteReader();
             if (!reader.Read()) return null;
             var advisory = ReadAdvisory(reader) with { Packages = PackagesOf(id, tx) };
@@ -283,7 +212,7 @@ public sealed class SqliteAdvisoryStore : IDisposable
 
     private List<(string, string)> PackagesOf(string id, SqliteTransaction tx)
     {
-        using var cmd = Command("SELECT DISTINCT ecosystem, name FROM advisory_packages WHERE advisory = $id ORDER BY ecosystem, name", tx, ("$id", id));
+        using var cmd = _db.Command("SELECT DISTINCT ecosystem, name FROM advisory_packages WHERE advisory = $id ORDER BY ecosystem, name", tx, ("$id", id));
         using var reader = cmd.ExecuteReader();
         var list = new List<(string, string)>();
         while (reader.Read()) list.Add((reader.GetString(0), reader.GetString(1)));
@@ -304,10 +233,10 @@ public sealed class SqliteAdvisoryStore : IDisposable
         }
         if (!includeWithdrawn) where.Add("a.withdrawn IS NULL");
         string sql = $"SELECT {AdvisoryColumns} FROM advisories a {(where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "")} ORDER BY a.modified DESC, a.id LIMIT $limit";
-        return Guard(() =>
+        return _db.Guard(() =>
         {
-            using var tx = _connection.BeginTransaction(deferred: true);
-            using var cmd = Command(sql, tx, [.. parameters]);
+            using var tx = _db.BeginTransaction(deferred: true);
+            using var cmd = _db.Command(sql, tx, [.. parameters]);
             using var reader = cmd.ExecuteReader();
             var list = new List<StoredAdvisory>();
             while (reader.Read()) list.Add(ReadAdvisory(reader));
@@ -317,9 +246,9 @@ public sealed class SqliteAdvisoryStore : IDisposable
     }
 
     /// <summary>Counts of stored advisories per ecosystem (an advisory naming two ecosystems counts in both).</summary>
-    public IReadOnlyDictionary<string, int> CountByEcosystem() => Guard(() =>
+    public IReadOnlyDictionary<string, int> CountByEcosystem() => _db.Guard(() =>
     {
-        using var cmd = Command("SELECT ecosystem, count(DISTINCT advisory) FROM advisory_packages GROUP BY ecosystem ORDER BY ecosystem", null);
+        using var cmd = _db.Command("SELECT ecosystem, count(DISTINCT advisory) FROM advisory_packages GROUP BY ecosystem ORDER BY ecosystem", null);
         using var reader = cmd.ExecuteReader();
         var d = new SortedDictionary<string, int>(StringComparer.Ordinal);
         while (reader.Read()) d[reader.GetString(0)] = reader.GetInt32(1);
@@ -334,10 +263,10 @@ public sealed class SqliteAdvisoryStore : IDisposable
     {
         ArgumentNullException.ThrowIfNull(packages);
         var keys = packages.Select(p => (Ecosystems.Base(p.Ecosystem), Ecosystems.NormalizeName(p.Ecosystem, p.Name))).Distinct().ToList();
-        return Guard(() =>
+        return _db.Guard(() =>
         {
-            using var tx = _connection.BeginTransaction(deferred: true);
-            using var cmd = Command($"""
+            using var tx = _db.BeginTransaction(deferred: true);
+            using var cmd = _db.Command($"""
                 SELECT {AdvisoryColumns}, p.affected FROM advisory_packages p JOIN advisories a ON a.id = p.advisory
                 WHERE p.ecosystem = $e AND p.name = $n AND a.withdrawn IS NULL ORDER BY a.id
                 """, tx, ("$e", ""), ("$n", ""));
@@ -378,53 +307,5 @@ public sealed class SqliteAdvisoryStore : IDisposable
         Source = r.IsDBNull(11) ? null : r.GetString(11),
     };
 
-    private T Guard<T>(Func<T> body)
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            try
-            {
-                return body();
-            }
-            catch (SqliteException e)
-            {
-                throw new LineageException($"advisory database error: {e.Message}", Location, inner: e);
-            }
-        }
-    }
-
-    private SqliteCommand Command(string sql, SqliteTransaction? tx, params (string Name, object? Value)[] parameters)
-    {
-        var cmd = _connection.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.Transaction = tx;
-        foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        return cmd;
-    }
-
-    private void Execute(string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] parameters)
-    {
-        using var cmd = Command(sql, tx, parameters);
-        cmd.ExecuteNonQuery();
-    }
-
-    private T Scalar<T>(string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] parameters)
-    {
-        using var cmd = Command(sql, tx, parameters);
-        object? value = cmd.ExecuteScalar();
-        if (value is null || value is DBNull) return default!;
-        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
-        return (T)Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
-    }
-
-    public void Dispose()
-    {
-        lock (_gate)
-        {
-            if (_disposed) return;
-            _disposed = true;
-            _connection.Dispose();
-        }
-    }
+    public void Dispose() => _db.Dispose();
 }
