@@ -460,6 +460,10 @@ public static class ProvenanceComparer
         bool layoutKept = direct is not null && direct.MedianR > 0.9;
         if (direct is { Identical: true })
             yield return fa.Format == fb.Format ? "identical weights" : $"same weights re-encoded ({fa.Format} → {fb.Format})";
+        else if (layoutKept && direct!.MedianR > 0.999 && direct.Matched < 0.9 * direct.Tensors)
+            // Most tensors are the same numbers, some are not even correlated: a cast or a fine-tune changes every
+            // tensor alike, so this is a partial re-parametrisation (e.g. mixing inside attention heads) or a splice.
+            yield return $"partly re-parametrised ({direct.Tensors - direct.Matched} of {direct.Tensors} tensors changed, the rest identical up to precision)";
         else if (layoutKept && direct!.MedianR > 0.999)
             yield return "cast or quantized";
         else if (layoutKept)

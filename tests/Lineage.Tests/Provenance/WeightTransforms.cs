@@ -32,6 +32,9 @@ internal sealed class WeightTransforms
 
     private float[] Get(string name) => _tensors[name].Data;
 
+    /// <summary>A copy of one tensor's values (row-major), for tests that check a transform keeps the function.</summary>
+    internal float[] Values(string name) => (float[])Get(name).Clone();
+
     private (int Rows, int Cols) Shape(string name) => ((int)_tensors[name].Shape[0], (int)_tensors[name].Shape[^1]);
 
     private void MapColumns(string name, Func<float[], int, int, float[]> f)
@@ -133,6 +136,106 @@ internal sealed class WeightTransforms
             Scale(L(i, "self_attn.o_proj.weight"), 1 / c3);
         }
         return this;
+    }
+
+    /// <summary>
+    /// The symmetries inside one attention head that row matching cannot undo: every value head's rows are mixed by
+    /// a random well-conditioned M (v ↦ M·v, the output projection's columns of each query head reading it ↦ ·M⁻¹),
+    /// and every rotary frequency pair (j, j + d/2) of a key head and of its query heads is rotated by one shared
+    /// angle, which commutes with RoPE and keeps every q·k. The function is unchanged.
+    /// </summary>
+    public WeightTransforms MixWithinHeads(int seed)
+    {
+        var rng = new Random(seed);
+        int half = HeadDim / 2;
+        for (int i = 0; i < Layers; i++)
+        {
+            var (qRows, _) = Shape(L(i, "self_attn.q_proj.weight"));
+            var (kvRows, hidden) = Shape(L(i, "self_attn.k_proj.weight"));
+            int groups = kvRows / HeadDim, perGroup = qRows / HeadDim / groups;
+            var q = Get(L(i, "self_attn.q_proj.weight"));
+            var k = Get(L(i, "self_attn.k_proj.weight"));
+            var v = Get(L(i, "self_attn.v_proj.weight"));
+            var (oRows, oCols) = Shape(L(i, "self_attn.o_proj.weight"));
+            var o = Get(L(i, "self_attn.o_proj.weight"));
+            for (int g = 0; g < groups; g++)
+            {
+                for (int j = 0; j < half; j++)
+                {
+                    double theta = rng.NextDouble() * 2 * Math.PI;
+                    RotatePair(k, hidden, g * HeadDim + j, g * HeadDim + j + half, theta);
+                    for (int h = 0; h < perGroup; h++)
+                    {
+                        int head = g * perGroup + h;
+                        RotatePair(q, hidden, head * HeadDim + j, head * HeadDim + j + half, theta);
+                    }
+                }
+                // M = Q1 · diag(s) · Q2 with s in [0.5, 2]: invertible and well conditioned; M⁻¹ = Q2ᵀ · diag(1/s) · Q1ᵀ.
+                var q1 = RandomOrthogonal(HeadDim, rng.Next());
+                var q2 = RandomOrthogonal(HeadDim, rng.Next());
+                var s = Enumerable.Range(0, HeadDim).Select(_ => 0.5 + 1.5 * rng.NextDouble()).ToArray();
+                var m = new double[HeadDim * HeadDim];
+                var inv = new double[HeadDim * HeadDim];
+                for (int a = 0; a < HeadDim; a++)
+                    for (int b = 0; b < HeadDim; b++)
+                    {
+                        double sum = 0, sumInv = 0;
+                        for (int c = 0; c < HeadDim; c++)
+                        {
+                            sum += q1[a * HeadDim + c] * s[c] * q2[c * HeadDim + b];
+                            sumInv += q2[c * HeadDim + a] / s[c] * q1[b * HeadDim + c];
+                        }
+                        m[a * HeadDim + b] = sum;
+                        inv[a * HeadDim + b] = sumInv;
+                    }
+                MixRows(v, hidden, g * HeadDim, m);
+                for (int h = 0; h < perGroup; h++) MixColumns(o, oRows, oCols, (g * perGroup + h) * HeadDim, inv);
+            }
+        }
+        return this;
+    }
+
+    private static void RotatePair(float[] w, int cols, int rowA, int rowB, double theta)
+    {
+        double c = Math.Cos(theta), s = Math.Sin(theta);
+        for (int x = 0; x < cols; x++)
+        {
+            double a = w[rowA * cols + x], b = w[rowB * cols + x];
+            w[rowA * cols + x] = (float)(c * a - s * b);
+            w[rowB * cols + x] = (float)(s * a + c * b);
+        }
+    }
+
+    /// <summary>Rows [first, first+n) ↦ M · rows.</summary>
+    private void MixRows(float[] w, int cols, int first, double[] m)
+    {
+        int n = HeadDim;
+        var block = new double[n * cols];
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b < n; b++)
+            {
+                double f = m[a * n + b];
+                for (int x = 0; x < cols; x++) block[a * cols + x] += f * w[(first + b) * cols + x];
+            }
+        for (int a = 0; a < n; a++)
+            for (int x = 0; x < cols; x++) w[(first + a) * cols + x] = (float)block[a * cols + x];
+    }
+
+    /// <summary>Columns [first, first+n) ↦ columns · M.</summary>
+    private void MixColumns(float[] w, int rows, int cols, int first, double[] m)
+    {
+        int n = HeadDim;
+        var row = new double[n];
+        for (int r = 0; r < rows; r++)
+        {
+            Array.Clear(row);
+            for (int a = 0; a < n; a++)
+            {
+                double x = w[r * cols + first + a];
+                for (int b = 0; b < n; b++) row[b] += x * m[a * n + b];
+            }
+            for (int b = 0; b < n; b++) w[r * cols + first + b] = (float)row[b];
+        }
     }
 
     /// <summary>Writes the tensors (fp32 safetensors) and the source config into <paramref name="folder"/>.</summary>
