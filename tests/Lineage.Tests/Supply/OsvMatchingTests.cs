@@ -11,6 +11,19 @@ public sealed class OsvMatchingTests
     private static bool Hit(OsvAffected a, string version) => AffectedMatcher.Match(a, version) is not null;
 
     [Fact]
+    public void Stored_form_round_trips_and_corrupt_forms_are_refused()
+    {
+        var a = Affected(Record("T-0", "PyPI", "pkg", [Ecosystem(("introduced", "1.0"), ("fixed", "1.2")), Ecosystem(("introduced", "2.0"), ("last_affected", "2.1"))]));
+        var stored = AffectedCodec.Serialize(a);
+        var back = AffectedCodec.Deserialize(stored);
+        Assert.Equal(AffectedCodec.Serialize(back), stored);
+        Assert.Equal(a.Ranges.Count, back.Ranges.Count);
+        Assert.Equal(a.Ranges.SelectMany(r => r.Events), back.Ranges.SelectMany(r => r.Events));
+        foreach (var corrupt in new[] { "", "[]", "{", "{\"e\":\"PyPI\"}", "{\"e\":1,\"n\":\"x\"}", "{\"e\":\"PyPI\",\"n\":\"x\",\"r\":[{\"t\":\"ECOSYSTEM\",\"ev\":[{\"k\":\"a\",\"v\":\"1\"}]}]}", stored[..^3] })
+            Assert.Throws<LineageException>(() => AffectedCodec.Deserialize(corrupt));
+    }
+
+    [Fact]
     public void Introduced_and_fixed_bound_a_half_open_interval()
     {
         var a = Affected(Record("T-1", "PyPI", "pkg", [Ecosystem(("introduced", "1.0"), ("fixed", "1.82.10"))]));
