@@ -74,8 +74,10 @@ public static class DependencyAuditor
         var dependencies = all.Dependencies.DistinctBy(d => (d.File, d.Line, d.Key, d.Version, d.Origin)).ToList();
         var packages = Resolve(dependencies);
         var findings = new List<DependencyFinding>(all.Findings.DistinctBy(f => (f.Rule, f.File, f.Line, f.Package)));
+        // The advisory lookups wait on SQLite most of the time: run the offline rules meanwhile.
+        var advisoryFindings = advisories is null ? null : Task.Run(() => AdvisoryRules(packages, advisories).ToList());
         findings.AddRange(OfflineRules(dependencies, options));
-        if (advisories is not null) findings.AddRange(AdvisoryRules(packages, advisories));
+        if (advisoryFindings is not null) findings.AddRange(advisoryFindings.GetAwaiter().GetResult());
         findings = [.. findings.OrderByDescending(f => f.Severity).ThenBy(f => f.Ecosystem, StringComparer.Ordinal)
             .ThenBy(f => f.Package, StringComparer.OrdinalIgnoreCase).ThenBy(f => f.Rule, StringComparer.Ordinal).ThenBy(f => f.File, StringComparer.Ordinal)];
         return new DependencyReport
@@ -242,45 +244,51 @@ public static class DependencyAuditor
     {
         var candidates = packages.Where(p => Ecosystems.Base(p.Ecosystem) is Ecosystems.PyPI or Ecosystems.Npm).ToList();
         var affected = store.ForPackages(candidates.Select(p => (p.Ecosystem, p.Name)));
-        foreach (var p in candidates)
+        // Packages are independent and version parsing dominates a cold run: match them on every core, then
+        // report in package order so the output does not depend on scheduling.
+        var perPackage = new List<DependencyFinding>[candidates.Count];
+        Parallel.For(0, candidates.Count, i => perPackage[i] = [.. AdvisoryFindings(candidates[i], affected)]);
+        return perPackage.SelectMany(f => f);
+    }
+
+    private static IEnumerable<DependencyFinding> AdvisoryFindings(PackageEntry p, IReadOnlyDictionary<(string Ecosystem, string Name), IReadOnlyList<AffectedEntry>> affected)
+    {
+        if (!affected.TryGetValue((Ecosystems.Base(p.Ecosystem), Ecosystems.NormalizeName(p.Ecosystem, p.Name)), out var entries)) yield break;
+        foreach (var byAdvisory in entries.GroupBy(e => e.Advisory.Id, StringComparer.Ordinal))
         {
-            if (!affected.TryGetValue((Ecosystems.Base(p.Ecosystem), Ecosystems.NormalizeName(p.Ecosystem, p.Name)), out var entries)) continue;
-            foreach (var byAdvisory in entries.GroupBy(e => e.Advisory.Id, StringComparer.Ordinal))
+            var advisory = byAdvisory.First().Advisory;
+            AffectedMatch? match = null;
+            OsvAffected? which = null;
+            foreach (var e in byAdvisory)
             {
-                var advisory = byAdvisory.First().Advisory;
-                AffectedMatch? match = null;
-                OsvAffected? which = null;
-                foreach (var e in byAdvisory)
+                if (Ecosystems.Base(e.Affected.Ecosystem) != Ecosystems.Base(p.Ecosystem)) continue;
+                if (p.Version is null)
                 {
-                    if (Ecosystems.Base(e.Affected.Ecosystem) != Ecosystems.Base(p.Ecosystem)) continue;
-                    if (p.Version is null)
+                    // No exact version: only a record that condemns every version of the package applies.
+                    if ((advisory.Malicious || e.Affected.MarkedMalicious) && AffectedMatcher.AffectsAllVersions(e.Affected))
                     {
-                        // No exact version: only a record that condemns every version of the package applies.
-                        if ((advisory.Malicious || e.Affected.MarkedMalicious) && AffectedMatcher.AffectsAllVersions(e.Affected))
-                        {
-                            match = new AffectedMatch("every version is affected", null);
-                            which = e.Affected;
-                        }
-                    }
-                    else if (AffectedMatcher.Match(e.Affected, p.Version) is { } m)
-                    {
-                        match = m;
+                        match = new AffectedMatch("every version is affected", null);
                         which = e.Affected;
                     }
-                    if (match is not null) break;
                 }
-                if (match is null || which is null) continue;
-                bool malicious = advisory.Malicious || which.MarkedMalicious;
-                var rule = malicious ? DependencyRules.KnownMalicious : DependencyRules.KnownVulnerable;
-                yield return new DependencyFinding
+                else if (AffectedMatcher.Match(e.Affected, p.Version) is { } m)
                 {
-                    Rule = rule.Id, Severity = malicious ? Severity.Critical : advisory.Severity, Package = p.Name, Version = p.Version,
-                    Ecosystem = p.Ecosystem, Ids = [advisory.Id, .. advisory.Aliases.Where(a => a != advisory.Id)],
-                    Summary = advisory.Summary ?? (malicious ? $"{p.Name} is a known malicious package" : $"{p.Name} {p.Version} has a known vulnerability"),
-                    File = p.SourceFile, Line = p.Line, FixedIn = match.FixedIn,
-                    Detail = malicious ? match.Reason : $"{match.Reason}; severity from {advisory.SeverityBasis}",
-                };
+                    match = m;
+                    which = e.Affected;
+                }
+                if (match is not null) break;
             }
+            if (match is null || which is null) continue;
+            bool malicious = advisory.Malicious || which.MarkedMalicious;
+            var rule = malicious ? DependencyRules.KnownMalicious : DependencyRules.KnownVulnerable;
+            yield return new DependencyFinding
+            {
+                Rule = rule.Id, Severity = malicious ? Severity.Critical : advisory.Severity, Package = p.Name, Version = p.Version,
+                Ecosystem = p.Ecosystem, Ids = [advisory.Id, .. advisory.Aliases.Where(a => a != advisory.Id)],
+                Summary = advisory.Summary ?? (malicious ? $"{p.Name} is a known malicious package" : $"{p.Name} {p.Version} has a known vulnerability"),
+                File = p.SourceFile, Line = p.Line, FixedIn = match.FixedIn,
+                Detail = malicious ? match.Reason : $"{match.Reason}; severity from {advisory.SeverityBasis}",
+            };
         }
     }
 }

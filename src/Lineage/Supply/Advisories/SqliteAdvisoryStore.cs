@@ -271,21 +271,30 @@ public sealed class SqliteAdvisoryStore : IDisposable
                 WHERE p.ecosystem = $e AND p.name = $n AND a.withdrawn IS NULL ORDER BY a.id
                 """, tx, ("$e", ""), ("$n", ""));
             cmd.Prepare();
-            var result = new Dictionary<(string, string), IReadOnlyList<AffectedEntry>>();
+            var rows = new List<(int Key, StoredAdvisory Advisory, string Affected)>();
             var advisories = new Dictionary<string, StoredAdvisory>(StringComparer.Ordinal);
-            foreach (var key in keys)
+            for (int k = 0; k < keys.Count; k++)
             {
-                cmd.Parameters["$e"].Value = key.Item1;
-                cmd.Parameters["$n"].Value = key.Item2;
+                cmd.Parameters["$e"].Value = keys[k].Item1;
+                cmd.Parameters["$n"].Value = keys[k].Item2;
                 using var reader = cmd.ExecuteReader();
-                List<AffectedEntry>? list = null;
                 while (reader.Read())
                 {
                     string id = reader.GetString(0);
                     if (!advisories.TryGetValue(id, out var advisory)) advisories[id] = advisory = ReadAdvisory(reader);
-                    (list ??= []).Add(new AffectedEntry(advisory, AffectedCodec.Deserialize(reader.GetString(12))));
+                    rows.Add((k, advisory, reader.GetString(12)));
                 }
-                if (list is not null) result[key] = list;
+            }
+            // The connection serves one reader at a time; decoding the stored entries does not need it.
+            var decoded = new OsvAffected[rows.Count];
+            Parallel.For(0, rows.Count, i => decoded[i] = AffectedCodec.Deserialize(rows[i].Affected));
+            var result = new Dictionary<(string, string), IReadOnlyList<AffectedEntry>>();
+            for (int i = 0; i < rows.Count;)
+            {
+                int key = rows[i].Key;
+                var list = new List<AffectedEntry>();
+                for (; i < rows.Count && rows[i].Key == key; i++) list.Add(new AffectedEntry(rows[i].Advisory, decoded[i]));
+                result[keys[key]] = list;
             }
             return (IReadOnlyDictionary<(string, string), IReadOnlyList<AffectedEntry>>)result;
         });
