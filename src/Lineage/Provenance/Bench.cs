@@ -76,7 +76,7 @@ public static class Bench
         var results = new BenchPairResult[pairs.Count];
         int done = 0;
         var compareWatch = Stopwatch.StartNew();
-        Parallel.For(0, pairs.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        ParallelWork.For(pairs.Count, i =>
         {
             var p = pairs[i];
             var (fa, ea) = Get(p.A);

@@ -32,7 +32,7 @@ public static class LineageGraph
             for (int j = i + 1; j < n; j++) pairs.Add((i, j));
         var results = new ComparisonResult[pairs.Count];
         int done = 0;
-        Parallel.For(0, pairs.Count, k =>
+        ParallelWork.For(pairs.Count, k =>
         {
             var (i, j) = pairs[k];
             results[k] = ProvenanceComparer.Compare(models[i].Fingerprint, models[j].Fingerprint, options);

@@ -17,17 +17,9 @@ internal static class ModelHasher
     public static byte[][] Hash(IReadOnlyList<HashJob> jobs, int maxParallelism, CancellationToken cancellation = default)
     {
         var results = new byte[jobs.Count][];
-        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, maxParallelism), CancellationToken = cancellation };
-        try
-        {
-            // Large jobs first so that one big file does not start last and run alone.
-            var order = Enumerable.Range(0, jobs.Count).OrderByDescending(i => jobs[i].Length ?? SizeOf(jobs[i].ContentPath)).ToArray();
-            Parallel.ForEach(order, options, i => results[i] = HashOne(jobs[i], cancellation));
-        }
-        catch (AggregateException e) when (e.InnerExceptions.Count > 0 && e.InnerExceptions[0] is LineageException first)
-        {
-            throw first;
-        }
+        // Large jobs first so that one big file does not start last and run alone.
+        var order = Enumerable.Range(0, jobs.Count).OrderByDescending(i => jobs[i].Length ?? SizeOf(jobs[i].ContentPath)).ToArray();
+        ParallelWork.For(order.Length, k => results[order[k]] = HashOne(jobs[order[k]], cancellation), Math.Max(1, maxParallelism), cancellation);
         return results;
     }
 

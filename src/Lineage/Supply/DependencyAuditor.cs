@@ -247,7 +247,7 @@ public static class DependencyAuditor
         // Packages are independent and version parsing dominates a cold run: match them on every core, then
         // report in package order so the output does not depend on scheduling.
         var perPackage = new List<DependencyFinding>[candidates.Count];
-        Parallel.For(0, candidates.Count, i => perPackage[i] = [.. AdvisoryFindings(candidates[i], affected)]);
+        ParallelWork.For(candidates.Count, i => perPackage[i] = [.. AdvisoryFindings(candidates[i], affected)]);
         return perPackage.SelectMany(f => f);
     }
 

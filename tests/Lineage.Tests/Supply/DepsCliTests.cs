@@ -56,6 +56,27 @@ public sealed class DepsCliTests
     }
 
     [Fact]
+    public void A_corrupt_stored_entry_is_a_one_line_error_not_a_crash()
+    {
+        // Stored entries are decoded in parallel: the failure must still surface as the database's own error.
+        var (dir, db) = Setup();
+        using var cleanup = dir;
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Pooling=False"))
+        {
+            connection.Open();
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = "UPDATE advisory_packages SET affected = '{\"e\":\"PyPI\",\"n\":' WHERE name = 'litellm'";
+            Assert.True(cmd.ExecuteNonQuery() > 0);
+        }
+        dir.Write("app/requirements.txt", "litellm==1.82.8\nnumpy==1.26.4\n");
+        var r = CliRunner.Run("deps", dir.File("app"), "--db", db);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("corrupt affected entry in the advisory database", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("internal error", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Fail_on_threshold_and_exit_codes()
     {
         var (dir, db) = Setup();

@@ -279,13 +279,11 @@ public static class RemoteModelLoader
         {
             try
             {
-                Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = _http.MaxParallelRequests }, body);
+                ParallelWork.For(count, body, _http.MaxParallelRequests);
             }
-            catch (AggregateException e)
+            catch (Exception e) when (e is not LineageException)
             {
-                var first = e.Flatten().InnerExceptions.FirstOrDefault(x => x is LineageException) ?? e.Flatten().InnerExceptions[0];
-                if (first is LineageException lineage) throw lineage;
-                throw new LineageException($"remote read failed: {first.Message}", inner: first);
+                throw new LineageException($"remote read failed: {e.Message}", inner: e);
             }
         }
     }

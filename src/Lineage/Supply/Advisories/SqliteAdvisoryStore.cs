@@ -287,7 +287,7 @@ public sealed class SqliteAdvisoryStore : IDisposable
             }
             // The connection serves one reader at a time; decoding the stored entries does not need it.
             var decoded = new OsvAffected[rows.Count];
-            Parallel.For(0, rows.Count, i => decoded[i] = AffectedCodec.Deserialize(rows[i].Affected));
+            ParallelWork.For(rows.Count, i => decoded[i] = AffectedCodec.Deserialize(rows[i].Affected));
             var result = new Dictionary<(string, string), IReadOnlyList<AffectedEntry>>();
             for (int i = 0; i < rows.Count;)
             {
