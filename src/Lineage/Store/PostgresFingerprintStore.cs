@@ -343,27 +343,9 @@ public sealed class PostgresFingerprintStore : IFingerprintStore
         });
     }
 
-    private static StoreEntry ReadEntry(NpgsqlDataReader r, bool withKeys) => new()
-    {
-        ModelId = r.GetString(0),
-        Family = r.IsDBNull(1) ? null : r.GetString(1),
-        ContentId = r.GetString(2),
-        Source = r.IsDBNull(3) ? null : r.GetString(3),
-        ModelKey = r.IsDBNull(4) ? null : r.GetString(4),
-        Keys = new IndexKeys
-        {
-            VocabularyHash = r.IsDBNull(5) ? null : unchecked((ulong)r.GetInt64(5)),
-            VocabularyKeys = withKeys ? [.. r.GetFieldValue<long[]>(14).Select(k => unchecked((ulong)k)).Order()] : [],
-            VocabSize = r.GetInt32(6),
-            Hidden = r.GetInt32(7),
-            Layers = r.GetInt32(8),
-            ModelType = r.IsDBNull(9) ? null : r.GetString(9),
-            NormKind = Enum.TryParse<NormKind>(r.GetString(10), out var nk) ? nk : NormKind.Unknown,
-            ArchitectureKey = unchecked((ulong)r.GetInt64(11)),
-        },
-        Created = new DateTimeOffset(DateTime.SpecifyKind(r.GetDateTime(12), DateTimeKind.Utc)),
-        FingerprintBytes = r.GetInt64(13),
-    };
+    private static StoreEntry ReadEntry(NpgsqlDataReader r, bool withKeys) =>
+        StoreEntryColumns.Read(r, withKeys ? [.. r.GetFieldValue<long[]>(14).Select(k => unchecked((ulong)k)).Order()] : [],
+            new DateTimeOffset(DateTime.SpecifyKind(r.GetDateTime(12), DateTimeKind.Utc)));
 
     public byte[]? ReadFingerprint(string contentId)
     {

@@ -278,27 +278,8 @@ public sealed class SqliteFingerprintStore : IFingerprintStore
         return [.. keys];
     }
 
-    private static StoreEntry ReadEntry(SqliteDataReader r, ulong[] vocabularyKeys) => new()
-    {
-        ModelId = r.GetString(0),
-        Family = r.IsDBNull(1) ? null : r.GetString(1),
-        ContentId = r.GetString(2),
-        Source = r.IsDBNull(3) ? null : r.GetString(3),
-        ModelKey = r.IsDBNull(4) ? null : r.GetString(4),
-        Keys = new IndexKeys
-        {
-            VocabularyHash = r.IsDBNull(5) ? null : unchecked((ulong)r.GetInt64(5)),
-            VocabularyKeys = vocabularyKeys,
-            VocabSize = r.GetInt32(6),
-            Hidden = r.GetInt32(7),
-            Layers = r.GetInt32(8),
-            ModelType = r.IsDBNull(9) ? null : r.GetString(9),
-            NormKind = Enum.TryParse<NormKind>(r.GetString(10), out var nk) ? nk : NormKind.Unknown,
-            ArchitectureKey = unchecked((ulong)r.GetInt64(11)),
-        },
-        Created = DateTimeOffset.Parse(r.GetString(12), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal),
-        FingerprintBytes = r.GetInt64(13),
-    };
+    private static StoreEntry ReadEntry(SqliteDataReader r, ulong[] vocabularyKeys) =>
+        StoreEntryColumns.Read(r, vocabularyKeys, DateTimeOffset.Parse(r.GetString(12), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal));
 
     public byte[]? ReadFingerprint(string contentId)
     {
