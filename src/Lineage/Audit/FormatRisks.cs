@@ -49,7 +49,7 @@ internal static class FormatRisks
         if (f.Format != "zip") return false;
         try
         {
-            using var source = MappedFile.Open(Path.Combine(root, f.Path));
+            using var source = RandomAccessFile.Open(Path.Combine(root, f.Path));
             var zip = ZipReader.Open(source);
             return PyTorchReader.FindDataPickle(zip) is not null || zip.Entries.Any(e => e.Name.EndsWith(".pkl", StringComparison.OrdinalIgnoreCase));
         }

@@ -99,7 +99,7 @@ public static class SafetensorsConverter
         options ??= new ConvertOptions();
         string file = ResolveInput(input);
         ContainerFormat container;
-        using (var probe = MappedFile.Open(file)) container = FormatDetector.Detect(probe);
+        using (var probe = RandomAccessFile.Open(file)) container = FormatDetector.Detect(probe);
         string detected = FormatNames.Of(container, TextKind.None);
         ConversionResult Fail(ConversionStatus status, string reason, IReadOnlyList<Finding>? findings = null, string? format = null, string? sha = null) =>
             new() { Source = file, Output = output, Status = status, Reason = reason, Findings = findings ?? [], SourceFormat = format ?? detected, SourceSha256 = sha };
@@ -116,7 +116,7 @@ public static class SafetensorsConverter
         var scan = Scanner.Scan([file], new ScanOptions { Policy = options.Policy });
         var scanned = scan.Files.SelectMany(f => f.Findings).ToList();
         findings.AddRange(scanned.Where(f => !ScanRules.IsIntegrityRule(f.Rule) && f.Rule != ScanRules.NoAnalyzer.Id));
-        using (var probe = MappedFile.Open(file))
+        using (var probe = RandomAccessFile.Open(file))
             findings.AddRange(PolicyFindings(probe, options.Policy));
         findings = [.. findings.DistinctBy(f => (f.Rule, f.Offset, f.Entry, f.Message)).OrderByDescending(f => f.Severity)];
         string sourceSha = Sha256File(file);
@@ -198,7 +198,7 @@ public static class SafetensorsConverter
         foreach (var f in Directory.EnumerateFiles(input).Order(StringComparer.Ordinal))
         {
             if (ModelLoader.IsSidecar(f)) continue;
-            using var probe = MappedFile.Open(f);
+            using var probe = RandomAccessFile.Open(f);
             if (probe.Length > 0 && FormatDetector.Detect(probe) is ContainerFormat.Zip or ContainerFormat.Pickle or ContainerFormat.Npy) candidates.Add(f);
         }
         return candidates.Count switch

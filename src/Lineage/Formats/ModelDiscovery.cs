@@ -59,7 +59,7 @@ public static class ModelDiscovery
         if (name.StartsWith('.') || SidecarSuffixes.Any(s => name.EndsWith(s, StringComparison.OrdinalIgnoreCase))) return false;
         try
         {
-            using var source = MappedFile.Open(file);
+            using var source = RandomAccessFile.Open(file);
             return WeightFormats.Contains(FormatDetector.Detect(source));
         }
         catch (LineageException)

@@ -14,7 +14,7 @@ namespace Lineage.Formats;
 
 /// <summary>
 /// Opens a model from a folder (Hugging Face layout), a single weights file, or a sharded index. Formats are
-/// decided by content. Sources are memory-mapped and owned by the returned <see cref="Model"/>.
+/// decided by content. Sources are local files read with positioned reads (<see cref="RandomAccessFile"/>) and owned by the returned <see cref="Model"/>.
 /// </summary>
 public static class ModelLoader
 {
@@ -64,7 +64,7 @@ public static class ModelLoader
         {
             if (IsSidecar(file)) continue;
             ContainerFormat format;
-            using (var probe = MappedFile.Open(file)) format = FormatDetector.Detect(probe);
+            using (var probe = RandomAccessFile.Open(file)) format = FormatDetector.Detect(probe);
             if (Array.IndexOf(WeightPreference, format) >= 0) candidates.Add((file, format));
         }
         var chosen = WeightPreference.Select(f => candidates.Where(c => c.Format == f).Select(c => c.Path).ToList()).FirstOrDefault(l => l.Count > 0) ?? [];
@@ -103,7 +103,7 @@ public static class ModelLoader
         Assemble(new ModelInputs
         {
             ModelPath = modelPath,
-            Weights = [.. weightFiles.Select(f => new WeightInput(f, () => MappedFile.Open(f)))],
+            Weights = [.. weightFiles.Select(f => new WeightInput(f, () => RandomAccessFile.Open(f)))],
             Dir = dir,
             SidecarDir = withSidecars ? dir : null,
             LeadingFiles = indexPath is null ? [] : [new ModelFile(indexPath, new FileInfo(indexPath).Length, "index")],

@@ -1,7 +1,7 @@
 namespace Lineage.IO;
 
 /// <summary>
-/// Random-access bytes of one file: a memory-mapped local file, an archive member, or a remote object read
+/// Random-access bytes of one file: a local file read with positioned reads, an archive member, or a remote object read
 /// with HTTP range requests. Readers parse headers through this interface and read tensor data on demand, so
 /// the same code path works for a 1 MB test file and a 400 GB checkpoint.
 /// </summary>

@@ -3,10 +3,11 @@ using Microsoft.Win32.SafeHandles;
 namespace Lineage.IO;
 
 /// <summary>
-/// A file read with positioned reads (pread) and the random-access hint, for consumers that touch small scattered
-/// pieces of a large file: the scanner reads headers, pickles and the first bytes of members. A memory mapping
-/// would fault in the kernel's whole read-ahead window (megabytes) for every member header it touches; positioned
-/// reads fetch only the bytes asked for, so scanning a checkpoint costs what its pickle and headers cost.
+/// A local file read with positioned reads (pread) and the random-access hint: every reader, the scanner and the
+/// fingerprint extractor use it. Signals sample scattered rows of huge files and the scanner touches headers and the
+/// first bytes of archive members; through a memory mapping the kernel faults in whole folios and its read-ahead
+/// window (megabytes) around every touched page, so the resident set grows far past the bytes asked for. Positioned
+/// reads into pooled buffers fetch only what is asked.
 /// </summary>
 public sealed class RandomAccessFile : IByteSource
 {

@@ -7,7 +7,7 @@ public sealed record ModelFile(string Path, long Size, string Role, string? Form
 
 /// <summary>
 /// The one model abstraction every format reader produces: named tensors, configuration, tokenizer and
-/// format metadata. Tensor bytes stay in the (memory-mapped or remote) sources until a signal reads them;
+/// format metadata. Tensor bytes stay in the (local or remote) sources until a signal reads them;
 /// disposing the model releases those sources.
 /// </summary>
 public sealed class Model : IDisposable

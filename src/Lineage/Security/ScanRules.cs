@@ -24,7 +24,7 @@ public static class ScanRules
 
     public static readonly RuleDescriptor Unreadable = new("LIN-SCAN-002", "unreadable-path", Severity.High,
         "The path could not be read",
-        "The path does not exist, or the file cannot be opened or mapped. The run fails closed (exit 2).",
+        "The path does not exist, or the file cannot be opened. The run fails closed (exit 2).",
         Integrity: true);
 
     public static readonly RuleDescriptor NoAnalyzer = new("LIN-SCAN-003", "format-not-analyzed", Severity.Medium,

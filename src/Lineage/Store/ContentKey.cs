@@ -208,7 +208,7 @@ public static class ContentKey
                     offset += slice.Start;
                     source = slice.Inner;
                     continue;
-                case MappedFile mapped:
+                case RandomAccessFile mapped:
                     string full = Path.GetFullPath(mapped.Name);
                     int index = files.FindIndex(f => f.FullPath == full);
                     return index < 0 ? null : (index, offset);

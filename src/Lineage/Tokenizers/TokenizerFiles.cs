@@ -199,7 +199,7 @@ internal static partial class TokenizerFiles
 
     private static Tokenizer ReadSentencePiece(string path)
     {
-        using var source = MappedFile.Open(path);
+        using var source = RandomAccessFile.Open(path);
         return SentencePieceReader.ToTokenizer(SentencePieceReader.Read(source), path);
     }
 
@@ -208,7 +208,7 @@ internal static partial class TokenizerFiles
     {
         byte[] head;
         long length;
-        using (var source = MappedFile.Open(path))
+        using (var source = RandomAccessFile.Open(path))
         {
             length = source.Length;
             head = source.ReadBytes(0, Math.Min(HeadLength, source.Length));

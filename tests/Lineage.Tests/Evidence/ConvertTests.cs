@@ -30,7 +30,7 @@ public class ConvertTests
             foreach (var file in Directory.EnumerateFiles(Path.Combine(Corpus.Root, top), "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
             {
                 if (ModelLoader.IsSidecar(file)) continue;
-                using var source = MappedFile.Open(file);
+                using var source = RandomAccessFile.Open(file);
                 if (source.Length == 0) continue;
                 var format = FormatDetector.Detect(source);
                 bool checkpoint = format is ContainerFormat.Pickle or ContainerFormat.Npy
@@ -82,7 +82,7 @@ public class ConvertTests
         }
         foreach (var file in Directory.EnumerateFiles(Path.Combine(Corpus.Root, "scanner"), "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
-            using var source = MappedFile.Open(file);
+            using var source = RandomAccessFile.Open(file);
             if (source.Length > 0 && FormatDetector.Detect(source) is ContainerFormat.Pickle or ContainerFormat.Npy or ContainerFormat.Zip)
                 data.Add(Path.GetRelativePath(Corpus.Root, file));
         }

@@ -98,7 +98,7 @@ public class OnnxReaderTests
     [Fact]
     public void Parse_result_exposes_opsets_producer_domains_and_external_references()
     {
-        using var source = MappedFile.Open(Corpus.Path("real/weights/genai-tiny-random-llama-fp16/model.onnx"));
+        using var source = RandomAccessFile.Open(Corpus.Path("real/weights/genai-tiny-random-llama-fp16/model.onnx"));
         var onnx = OnnxReader.Parse(source);
         Assert.Equal(7, onnx.IrVersion);
         Assert.Equal("onnxruntime-genai", onnx.ProducerName);
@@ -114,7 +114,7 @@ public class OnnxReaderTests
     [Fact]
     public void Subgraph_initializers_are_found_in_a_beam_search_model()
     {
-        using var source = MappedFile.Open(Corpus.Path("real/weights/ort-tiny-gpt2/tiny_gpt2_fp32.onnx"));
+        using var source = RandomAccessFile.Open(Corpus.Path("real/weights/ort-tiny-gpt2/tiny_gpt2_fp32.onnx"));
         var onnx = OnnxReader.Parse(source);
         Assert.Equal(1, onnx.GraphDepth);
         Assert.Contains(onnx.Tensors, t => t.Name == "transformer.h.0.ln_1.weight" && t.Graph.StartsWith("main/", StringComparison.Ordinal));
@@ -127,7 +127,7 @@ public class OnnxReaderTests
         using var onnx = ModelLoader.Open(Corpus.Path("ladder/A-sft2.onnx"));
         using var parent = ModelLoader.Open(Corpus.Path("ladder/A"));
         // ladder/README.md: A-sft2 is A fine-tuned, 278976 parameters, initializer names = HF names with "." -> "__".
-        using (var source = MappedFile.Open(Corpus.Path("ladder/A-sft2.onnx")))
+        using (var source = RandomAccessFile.Open(Corpus.Path("ladder/A-sft2.onnx")))
         {
             var initializers = OnnxReader.Parse(source).Tensors.Where(t => t.Kind == "initializer").ToList();
             Assert.Equal(30, initializers.Count);

@@ -32,7 +32,7 @@ public class PyTorchReaderTests
         Assert.Equal([2L, 4L], t.Shape);
         Assert.Equal([1f, 2, 3, 4, 5, 6, 7, 8], t.ReadAll());
         var slice = Assert.IsType<SliceByteSource>(t.Location.Source);
-        Assert.IsType<MappedFile>(slice.Inner);
+        Assert.IsType<RandomAccessFile>(slice.Inner);
         Assert.Equal("test/data/0", t.Location.Entry);
 
         using var keyed = ModelLoader.Open(Corpus.Path("real/weights/candle-small/test_with_key.pt"));

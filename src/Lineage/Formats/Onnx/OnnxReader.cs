@@ -40,7 +40,7 @@ public static class OnnxReader
         ArgumentNullException.ThrowIfNull(modelDirectory);
         var model = Parse(source);
         var part = new ModelPart("onnx");
-        var opened = new Dictionary<string, MappedFile>(StringComparer.Ordinal);
+        var opened = new Dictionary<string, RandomAccessFile>(StringComparer.Ordinal);
         try
         {
             var names = new HashSet<string>(StringComparer.Ordinal);
@@ -156,7 +156,7 @@ public static class OnnxReader
         return count;
     }
 
-    private static TensorLocation LocateExternal(string file, Dictionary<string, (string Path, string RealPath)> resolved, OnnxTensorInfo info, Dictionary<string, MappedFile> opened)
+    private static TensorLocation LocateExternal(string file, Dictionary<string, (string Path, string RealPath)> resolved, OnnxTensorInfo info, Dictionary<string, RandomAccessFile> opened)
     {
         var ext = info.External!;
         long needed = info.DType.ByteCount(ElementCount(info));
@@ -171,7 +171,7 @@ public static class OnnxReader
         var (path, realPath) = resolved[ext.Location];
         if (!opened.TryGetValue(realPath, out var data))
         {
-            data = MappedFile.Open(path);
+            data = RandomAccessFile.Open(path);
             opened[realPath] = data;
         }
         if (info.DataOffset > data.Length || needed > data.Length - info.DataOffset)

@@ -124,7 +124,7 @@ public static class AdvisoryImporter
 
     private static IEnumerable<(OsvRecord, string)> ReadZip(string file, AdvisoryImportLimits limits, InflateBudget budget)
     {
-        using var source = MappedFile.Open(file);
+        using var source = RandomAccessFile.Open(file);
         var zip = ZipReader.Open(source, new ZipLimits
         {
             MaxInflatedBytes = limits.MaxRecordFileBytes,

@@ -532,7 +532,7 @@ public class PickleMachineTests
     [InlineData("scanner/modelaudit/scenarios/security_scenarios/mixed_malicious_model/model.pkl", "eval")]
     public void Malicious_corpus_pickles_show_their_call(string path, string expectedSuffix)
     {
-        using var source = MappedFile.Open(Corpus.Path(path));
+        using var source = RandomAccessFile.Open(Corpus.Path(path));
         var results = PickleMachine.RunAll(source);
         Assert.All(results, r => Assert.Null(r.Error));
         Assert.Equal(source.Length, results[^1].EndOffset);
@@ -552,7 +552,7 @@ public class PickleMachineTests
         Assert.True(files.Count >= 30);
         foreach (var file in files)
         {
-            using var source = MappedFile.Open(file);
+            using var source = RandomAccessFile.Open(file);
             var results = PickleMachine.RunAll(source);
             Assert.True(results.All(r => r.Completed), file + ": " + results.FirstOrDefault(r => !r.Completed)?.Error?.Message);
             Assert.True(results[^1].EndOffset == source.Length, file);
